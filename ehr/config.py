@@ -1,0 +1,46 @@
+"""Settings, read once from ``EHR_*`` environment variables.
+
+Every tunable of the service lives here so an operator has one place to look.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """The service configuration. Field ``x`` is set by environment variable ``EHR_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="EHR_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    profiles_dir: Path = REPO_ROOT / "fhir_profiles"
+    seed_dir: Path = REPO_ROOT / "seed"
+    base_url: str = ""
+    """Public base URL of the FHIR endpoint; empty means "derive from the request"."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_json_depth: int = 64
+    max_bundle_entries: int = 5000
+    default_page_size: int = 20
+    max_page_size: int = 1000
+    sqlite_busy_timeout_ms: int = 30_000
+    log_sql: bool = False
+
+    def resolved_database_url(self) -> str:
+        """The database URL; by default a SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ehr.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()

@@ -1,0 +1,171 @@
+"""The generic FHIR store: one resource table, one version table, typed search indexes.
+
+Nothing here is per resource type (HAPI's design, see STYLE.md): a new resource type or
+search parameter never needs a migration. ``resource`` holds the current version of each
+resource, ``resource_version`` every version ever written (the tombstone of a delete
+included), and each ``search_*`` table the index rows of the *current* version for one
+search parameter type. Times are epoch microseconds (UTC) so that they compare the same on
+SQLite and PostgreSQL and match the index values in ``ehr.search.values``.
+
+Schema changes go through Alembic (``ehr/db/migrations``); this module is its target.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlmodel import Field, SQLModel
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for scale.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _rid_column() -> Column:
+    return Column(BigId, ForeignKey("resource.rid"), nullable=False, index=True)
+
+
+class Resource(SQLModel, table=True):
+    """The current version of every resource, deleted ones kept as tombstones."""
+
+    __tablename__ = "resource"
+    __table_args__ = (
+        Index("uq_resource_type_id", "res_type", "res_id", unique=True),
+        Index("ix_resource_type_updated", "res_type", "last_updated"),
+    )
+
+    rid: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    res_id: str = Field(sa_column=Column(String(64), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    last_updated: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deleted: bool = Field(default=False, nullable=False)
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    """The resource JSON exactly as served (``meta.versionId``/``lastUpdated`` filled in)."""
+
+
+class ResourceVersion(SQLModel, table=True):
+    """Every version of every resource; ``vid`` orders the whole history of the server."""
+
+    __tablename__ = "resource_version"
+    __table_args__ = (
+        Index("uq_version_rid_version", "rid", "version", unique=True),
+        Index("ix_version_type_vid", "res_type", "vid"),
+    )
+
+    vid: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    rid: int = Field(sa_column=Column(BigId, ForeignKey("resource.rid"), nullable=False))
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    res_id: str = Field(sa_column=Column(String(64), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    last_updated: int = Field(sa_column=Column(BigInteger, nullable=False))
+    method: str = Field(sa_column=Column(String(8), nullable=False))
+    """The HTTP verb that made this version: POST, PUT, PATCH or DELETE."""
+    deleted: bool = Field(default=False, nullable=False)
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class SearchToken(SQLModel, table=True):
+    __tablename__ = "search_token"
+    __table_args__ = (Index("ix_token_lookup", "res_type", "param", "code", "system"),)
+
+    row_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    rid: int = Field(sa_column=_rid_column())
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    param: str = Field(sa_column=Column(String(100), nullable=False))
+    system: str | None = Field(default=None, sa_column=Column(String(512)))
+    code: str | None = Field(default=None, sa_column=Column(String(512)))
+    text: str | None = Field(default=None, sa_column=Column(String(1024)))
+
+
+class SearchString(SQLModel, table=True):
+    __tablename__ = "search_string"
+    __table_args__ = (Index("ix_string_lookup", "res_type", "param", "value"),)
+
+    row_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    rid: int = Field(sa_column=_rid_column())
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    param: str = Field(sa_column=Column(String(100), nullable=False))
+    value: str = Field(sa_column=Column(String(1024), nullable=False))
+    exact: str = Field(sa_column=Column(String(1024), nullable=False))
+
+
+class SearchDate(SQLModel, table=True):
+    __tablename__ = "search_date"
+    __table_args__ = (
+        Index("ix_date_low", "res_type", "param", "low"),
+        Index("ix_date_high", "res_type", "param", "high"),
+    )
+
+    row_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    rid: int = Field(sa_column=_rid_column())
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    param: str = Field(sa_column=Column(String(100), nullable=False))
+    low: int | None = Field(default=None, sa_column=Column(BigInteger))
+    high: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class SearchNumber(SQLModel, table=True):
+    __tablename__ = "search_number"
+    __table_args__ = (Index("ix_number_lookup", "res_type", "param", "value"),)
+
+    row_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    rid: int = Field(sa_column=_rid_column())
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    param: str = Field(sa_column=Column(String(100), nullable=False))
+    value: float = Field(sa_column=Column(Float, nullable=False))
+    low: float = Field(sa_column=Column(Float, nullable=False))
+    high: float = Field(sa_column=Column(Float, nullable=False))
+
+
+class SearchQuantity(SQLModel, table=True):
+    __tablename__ = "search_quantity"
+    __table_args__ = (Index("ix_quantity_lookup", "res_type", "param", "value"),)
+
+    row_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    rid: int = Field(sa_column=_rid_column())
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    param: str = Field(sa_column=Column(String(100), nullable=False))
+    value: float = Field(sa_column=Column(Float, nullable=False))
+    low: float = Field(sa_column=Column(Float, nullable=False))
+    high: float = Field(sa_column=Column(Float, nullable=False))
+    system: str | None = Field(default=None, sa_column=Column(String(512)))
+    code: str | None = Field(default=None, sa_column=Column(String(256)))
+    unit: str | None = Field(default=None, sa_column=Column(String(256)))
+
+
+class SearchReference(SQLModel, table=True):
+    __tablename__ = "search_reference"
+    __table_args__ = (
+        Index("ix_reference_lookup", "res_type", "param", "target_type", "target_id"),
+        Index("ix_reference_target", "target_type", "target_id"),
+    )
+
+    row_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    rid: int = Field(sa_column=_rid_column())
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    param: str = Field(sa_column=Column(String(100), nullable=False))
+    target_type: str | None = Field(default=None, sa_column=Column(String(64)))
+    target_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    url: str | None = Field(default=None, sa_column=Column(String(1024)))
+
+
+class SearchUri(SQLModel, table=True):
+    __tablename__ = "search_uri"
+    __table_args__ = (Index("ix_uri_lookup", "res_type", "param", "value"),)
+
+    row_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    rid: int = Field(sa_column=_rid_column())
+    res_type: str = Field(sa_column=Column(String(64), nullable=False))
+    param: str = Field(sa_column=Column(String(100), nullable=False))
+    value: str = Field(sa_column=Column(String(1024), nullable=False))
+
+
+SEARCH_TABLES = {
+    "token": SearchToken,
+    "string": SearchString,
+    "date": SearchDate,
+    "number": SearchNumber,
+    "quantity": SearchQuantity,
+    "reference": SearchReference,
+    "uri": SearchUri,
+}
+"""The index table of each search parameter type."""

@@ -1,0 +1,1 @@
+"""Search parameters as data: definitions, value extraction, query parsing and SQL."""
