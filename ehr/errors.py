@@ -67,8 +67,6 @@ class FhirError(Exception):
         return operation_outcome(self.issues)
 
 
-
-
 @dataclass
 class BadRequest(FhirError):
     """The request is malformed (400)."""

@@ -6,14 +6,14 @@ the whole service and lets a future R5 move touch exactly one file.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from fhir.resources.R4B import FHIRAbstractModel, get_fhir_model_class
 
 __all__ = ["FHIRAbstractModel", "model_class"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_class(resource_type: str) -> type[FHIRAbstractModel] | None:
     """The model class of ``resource_type``, or ``None`` if R4B has no such resource."""
     try:

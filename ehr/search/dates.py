@@ -61,8 +61,13 @@ def date_range(text: str) -> tuple[int, int]:
             if parts["M"] is None:
                 raise InvalidDate(f"a time needs minutes: {text!r}")
             base = datetime(
-                year, int(parts["m"]), int(parts["d"]), int(parts["H"]), int(parts["M"]),
-                int(parts["S"] or 0), tzinfo=tz,
+                year,
+                int(parts["m"]),
+                int(parts["d"]),
+                int(parts["H"]),
+                int(parts["M"]),
+                int(parts["S"] or 0),
+                tzinfo=tz,
             )
             if parts["S"] is None:
                 low, high = base, base + timedelta(minutes=1)
@@ -79,20 +84,22 @@ def date_range(text: str) -> tuple[int, int]:
             raise
         raise InvalidDate(f"not a valid date: {text!r}") from exc
     low_us = to_micros(low)
-    high_us = to_micros(high) - 1 if high is not None else to_micros(
-        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    high_us = (
+        to_micros(high) - 1
+        if high is not None
+        else to_micros(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
     )
     return low_us, high_us
 
 
-def _zone(tz: str | None):
+def _zone(tz: str | None) -> timezone:
     if tz is None or tz == "Z":
         return UTC
     sign = 1 if tz[0] == "+" else -1
     hours, minutes = int(tz[1:3]), int(tz[4:6])
     if hours > 14 or minutes > 59:
         raise InvalidDate(f"bad time zone offset {tz!r}")
-
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
 def format_instant(micros: int) -> str:
