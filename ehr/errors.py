@@ -10,6 +10,7 @@ Every error a client can provoke is a ``FhirError`` and leaves the service as an
     ├── Forbidden                  403  forbidden
     ├── NotFound                   404  not-found
     ├── MethodNotAllowed           405  not-supported
+    ├── NotAcceptable              406  not-supported (XML asked for)
     ├── Conflict                   409  conflict / duplicate
     ├── Gone                       410  deleted
     ├── PreconditionFailed         412  conflict (stale If-Match, ambiguous condition)
@@ -136,6 +137,14 @@ class PreconditionFailed(FhirError):
 
     status: int = 412
     code: str = "conflict"
+
+
+@dataclass
+class NotAcceptable(FhirError):
+    """The client asked for a format other than FHIR JSON (406)."""
+
+    status: int = 406
+    code: str = "not-supported"
 
 
 @dataclass

@@ -8,13 +8,17 @@ code calls ``commit()``; helpers receive the session and only add to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ehr.db.engine import WRITE_OPTION
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -38,3 +42,34 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
             except BaseException:
                 transaction.rollback()
                 raise
+
+
+RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
+"""Serialization failure, deadlock, and unique violation (two creators of one id)."""
+
+
+def run_in_unit_of_work(
+    engine: Engine, work: Callable[[Session], T], *, write: bool = True, attempts: int = 3
+) -> T:
+    """Run ``work`` in a unit of work, retrying it whole when the database says "try again".
+
+    A unit of work either commits whole or leaves nothing behind, so re-running it after a
+    deadlock, a serialization failure or a lost race on a unique key is always safe; the
+    last failure propagates (the HTTP layer maps a unique violation to 409).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with unit_of_work(engine, write=write) as session:
+                return work(session)
+        except DBAPIError as exc:
+            if attempt == attempts or not _retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "unique constraint failed" in message

@@ -103,5 +103,10 @@ def _zone(tz: str | None) -> timezone:
 
 
 def format_instant(micros: int) -> str:
-    """A FHIR ``instant`` for epoch microseconds, e.g. ``2026-11-23T18:50:22.123456+00:00``."""
-    return from_micros(micros).isoformat(timespec="microseconds")
+    """A FHIR ``instant`` for epoch microseconds, e.g. ``2026-11-23T18:50:22.123456Z``."""
+    return from_micros(micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_http_date(micros: int) -> str:
+    """An RFC 9110 HTTP-date (``Last-Modified``) for epoch microseconds."""
+    return from_micros(micros).strftime("%a, %d %b %Y %H:%M:%S GMT")

@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI app, body limits, content negotiation, OperationOutcome errors."""

@@ -1,0 +1,47 @@
+"""The FastAPI application: built once per process from ``Settings``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from ehr import __version__
+from ehr.api.errors import install_error_handlers
+from ehr.api.fhir_routes import fhir_router
+from ehr.config import Settings, get_settings
+from ehr.context import Services
+from ehr.db.engine import make_engine
+from ehr.db.migrate import upgrade
+from ehr.search.registry import load_registry
+
+
+def build_services(settings: Settings) -> Services:
+    """Engine (migrated to the latest schema), search registry and write participants."""
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite:///"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(url)
+    engine = make_engine(
+        url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, echo=settings.log_sql
+    )
+    return Services(settings=settings, engine=engine, registry=load_registry(settings.profiles_dir))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="ehr: Vietnam national EHR exchange",
+        version=__version__,
+        description="HL7 FHIR R4 exchange: facilities push records, persons are linked by "
+        "national ID, the Ministry reads rollout indicators. FHIR base: /fhir",
+        docs_url="/docs",
+    )
+    app.state.services = build_services(settings)
+    install_error_handlers(app)
+    app.include_router(fhir_router())
+
+    @app.get("/", include_in_schema=False)
+    def _home() -> RedirectResponse:
+        return RedirectResponse("/fhir/metadata")
+
+    return app

@@ -1,0 +1,51 @@
+"""What a request runs with: app-wide services and the per-request context.
+
+``Services`` is built once at start-up (settings, engine, search registry, write
+participants). ``RequestContext`` adds what belongs to one request: the unit of work's
+session, the base URL for links, and (with authorization) the caller's access policy.
+Interactions receive a ``RequestContext`` and nothing else, which is what lets a
+transaction bundle run many interactions inside one unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from ehr.config import Settings
+
+if TYPE_CHECKING:
+    from ehr.search.registry import SearchRegistry
+    from ehr.storage.participants import WriteParticipant
+
+
+@dataclass
+class Services:
+    """Everything built once per process and shared by all requests."""
+
+    settings: Settings
+    engine: Engine
+    registry: SearchRegistry
+    participants: Sequence[WriteParticipant] = field(default_factory=tuple)
+
+
+@dataclass
+class RequestContext:
+    """One request's view: its unit of work and where it is served from."""
+
+    services: Services
+    session: Session
+    base_url: str
+    """The FHIR base URL without a trailing slash, e.g. ``http://127.0.0.1:8000/fhir``."""
+
+    @property
+    def registry(self) -> SearchRegistry:
+        return self.services.registry
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings

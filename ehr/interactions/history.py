@@ -1,0 +1,102 @@
+"""history: instance, type and system (https://hl7.org/fhir/R4/http.html#history).
+
+Every version (deletes included, as entries without a resource) newest first. ``vid``, the
+version table's key, orders the whole server's history, so paging is a keyset on it: a
+page link carries the last ``vid`` seen and stays correct while new versions arrive.
+``_count`` and ``_since`` are supported.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+
+from ehr.context import RequestContext
+from ehr.db.schema import ResourceVersion
+from ehr.errors import BadRequest, InvalidSearch, NotFound
+from ehr.interactions.bundles import bundle, embedded, link
+from ehr.interactions.messages import FhirRequest, FhirResponse
+from ehr.interactions.responses import etag
+from ehr.search.dates import InvalidDate, date_range, format_instant
+from ehr.storage.repository import read_current
+
+_V = ResourceVersion.__table__  # type: ignore[attr-defined]
+_METHOD_STATUS = {
+    "POST": "201 Created",
+    "PUT": "200 OK",
+    "PATCH": "200 OK",
+    "DELETE": "204 No Content",
+}
+
+
+def history(
+    ctx: RequestContext, req: FhirRequest, res_type: str | None = None, res_id: str | None = None
+) -> FhirResponse:
+    count = _count(ctx, req)
+    query = select(
+        _V.c.vid,
+        _V.c.res_type,
+        _V.c.res_id,
+        _V.c.version,
+        _V.c.last_updated,
+        _V.c.method,
+        _V.c.content,
+    )
+    if res_type is not None:
+        query = query.where(_V.c.res_type == res_type)
+    if res_id is not None:
+        assert res_type is not None
+        stored = read_current(ctx.session, res_type, res_id)
+        if stored is None:
+            raise NotFound(f"{res_type}/{res_id} is not known")
+        query = query.where(_V.c.rid == stored.rid)
+    since = req.param("_since")
+    if since:
+        try:
+            query = query.where(_V.c.last_updated >= date_range(since)[0])
+        except InvalidDate as exc:
+            raise InvalidSearch(f"_since: {exc}") from None
+    cursor = req.param("_cursor")
+    if cursor:
+        if not cursor.isdigit():
+            raise InvalidSearch(f"malformed history cursor {cursor!r}")
+        query = query.where(_V.c.vid < int(cursor))
+    rows = ctx.session.execute(query.order_by(_V.c.vid.desc()).limit(count + 1)).all()
+    page, more = rows[:count], len(rows) > count
+
+    entries = [_entry(ctx, row) for row in page]
+    path = "/".join(p for p in (res_type, res_id) if p) + ("/_history" if res_type else "_history")
+    kept = [(k, v) for k, v in req.params if k in ("_count", "_since")]
+    links = [link("self", _url(ctx, path, kept + ([("_cursor", cursor)] if cursor else [])))]
+    if more:
+        links.append(link("next", _url(ctx, path, [*kept, ("_cursor", str(page[-1].vid))])))
+    return FhirResponse(status=200, body=bundle("history", entries, link=links))
+
+
+def _entry(ctx: RequestContext, row) -> dict:  # type: ignore[no-untyped-def]
+    url = f"{row.res_type}/{row.res_id}"
+    entry: dict = {"fullUrl": f"{ctx.base_url}/{url}"}
+    if row.content is not None:
+        entry["resource"] = embedded(row.content)
+    entry["request"] = {"method": row.method, "url": url if row.method != "POST" else row.res_type}
+    entry["response"] = {
+        "status": _METHOD_STATUS.get(row.method, "200 OK"),
+        "etag": etag(row.version),
+        "lastModified": format_instant(row.last_updated),
+    }
+    return entry
+
+
+def _count(ctx: RequestContext, req: FhirRequest) -> int:
+    raw = req.param("_count")
+    if raw is None:
+        return ctx.settings.default_page_size
+    if not raw.isdigit():
+        raise BadRequest(f"_count must be a non-negative integer, got {raw!r}")
+    return max(1, min(int(raw), ctx.settings.max_page_size))
+
+
+def _url(ctx: RequestContext, path: str, params: list[tuple[str, str]]) -> str:
+    query = urlencode(params)
+    return f"{ctx.base_url}/{path}" + (f"?{query}" if query else "")

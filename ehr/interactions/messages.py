@@ -1,0 +1,71 @@
+"""The framework-free request and response every interaction handler speaks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ehr.errors import BadRequest
+
+
+@dataclass
+class FhirRequest:
+    """One FHIR interaction: from an HTTP request or from a bundle entry."""
+
+    method: str
+    path: str
+    """Relative to the FHIR base, no leading slash: ``Patient/1/_history/2``."""
+    params: list[tuple[str, str]] = field(default_factory=list)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Lower-case names: ``if-match``, ``if-none-exist``, ``prefer`` ..."""
+    body: Any = None
+    """The parsed JSON body, if any."""
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    def param(self, name: str) -> str | None:
+        """The last value of query parameter ``name`` (or ``None``)."""
+        found = None
+        for key, value in self.params:
+            if key == name:
+                found = value
+        return found
+
+    def prefer(self, name: str) -> str | None:
+        """A token of the ``Prefer`` header, e.g. ``prefer("return")`` -> ``minimal``."""
+        header = self.header("prefer") or ""
+        for part in re.split(r"[,;]", header):
+            key, _, value = part.strip().partition("=")
+            if key.strip().lower() == name:
+                return value.strip().strip('"').lower()
+        return None
+
+
+@dataclass
+class FhirResponse:
+    """What an interaction answers: status, headers and a body.
+
+    ``body`` is either raw JSON bytes (a stored resource, served byte for byte), a dict to
+    serialise, or ``None``. ``resource`` keeps the bytes of the affected resource for bundle
+    responses even when ``Prefer: return=minimal`` leaves the HTTP body empty.
+    """
+
+    status: int
+    body: bytes | dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    resource: bytes | None = None
+
+
+def parse_version_tag(etag: str, header: str = "If-Match") -> int:
+    """``W/"3"`` (or ``"3"``, or ``3``) -> 3; anything else is a 400."""
+    text = etag.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise BadRequest(f'{header} must be a version ETag like W/"3", got {etag!r}')
+    return int(text)

@@ -1,0 +1,94 @@
+"""The router: one table from (method, path shape) to handler, shared by HTTP and bundles.
+
+Path shapes are matched segment by segment; ``{type}`` must be a supported resource type
+(else 404), ``$name`` segments select registered operations. Keeping routing in one table
+means a bundle entry ``GET Patient?name=x`` runs exactly the code ``GET /fhir/Patient?name=x``
+runs, and the CapabilityStatement can be generated from what is routed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ehr.context import RequestContext
+from ehr.errors import MethodNotAllowed, NotFound
+from ehr.interactions import (
+    create,
+    delete,
+    history,
+    patch,
+    read,
+    search,
+    update,
+    vread,
+)
+from ehr.interactions.messages import FhirRequest, FhirResponse
+
+Handler = Callable[..., FhirResponse]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    shape: tuple[str, ...]
+    """Segments: literals, ``{type}``, ``{id}``, ``{vid}``."""
+    handler: Handler
+    interaction: str
+    """The CapabilityStatement interaction code this route implements."""
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", ("{type}",), search.search_type, "search-type"),
+    Route("POST", ("{type}", "_search"), search.search_type, "search-type"),
+    Route("POST", ("{type}",), create.create, "create"),
+    Route("PUT", ("{type}",), update.conditional_update, "update"),
+    Route("PATCH", ("{type}",), patch.conditional_patch, "patch"),
+    Route("DELETE", ("{type}",), delete.conditional_delete, "delete"),
+    Route("GET", ("{type}", "_history"), history.history, "history-type"),
+    Route("GET", ("{type}", "{id}"), read.read, "read"),
+    Route("PUT", ("{type}", "{id}"), update.update, "update"),
+    Route("PATCH", ("{type}", "{id}"), patch.patch, "patch"),
+    Route("DELETE", ("{type}", "{id}"), delete.delete, "delete"),
+    Route("GET", ("{type}", "{id}", "_history"), history.history, "history-instance"),
+    Route("GET", ("{type}", "{id}", "_history", "{vid}"), vread.vread, "vread"),
+    Route("GET", ("_history",), history.history, "history-system"),
+)
+
+
+def dispatch(ctx: RequestContext, req: FhirRequest) -> FhirResponse:
+    """Run the handler for ``req``; raise ``NotFound``/``MethodNotAllowed`` when none fits."""
+    segments = tuple(s for s in req.path.strip("/").split("/") if s)
+    head = segments[0] if segments else ""
+    is_type = head and head not in ("_history", "metadata") and not head.startswith(("$", "_"))
+    if is_type and head not in ctx.registry.resource_types():
+        raise NotFound(f"unknown resource type {head!r}", code="not-supported")
+    allowed: set[str] = set()
+    for route in ROUTES:
+        args = _match(route.shape, segments)
+        if args is None:
+            continue
+        if route.method != req.method:
+            allowed.add(route.method)
+            continue
+        return route.handler(ctx, req, *args)
+    if allowed:
+        raise MethodNotAllowed(
+            f"{req.method} is not allowed on /{req.path}",
+            headers={"Allow": ", ".join(sorted(allowed))},
+        )
+    raise NotFound(f"no FHIR interaction at /{req.path}")
+
+
+def _match(shape: tuple[str, ...], segments: tuple[str, ...]) -> list[str] | None:
+    if len(shape) != len(segments):
+        return None
+    args: list[str] = []
+    for pattern, segment in zip(shape, segments, strict=True):
+        if pattern.startswith("{"):
+            if segment.startswith(("_", "$")):
+                return None
+            args.append(segment)
+        elif pattern != segment:
+            return None
+    return args

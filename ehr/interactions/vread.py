@@ -1,0 +1,29 @@
+"""vread: ``GET [base]/[type]/[id]/_history/[vid]`` (https://hl7.org/fhir/R4/http.html#vread)."""
+
+from __future__ import annotations
+
+from ehr.context import RequestContext
+from ehr.errors import Gone, NotFound
+from ehr.interactions.messages import FhirRequest, FhirResponse
+from ehr.interactions.responses import version_headers
+from ehr.interactions.shaping import shape
+from ehr.storage.repository import read_version
+
+
+def vread(
+    ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str, version_id: str
+) -> FhirResponse:
+    if not version_id.isdigit():
+        raise NotFound(f"{res_type}/{res_id} has no version {version_id!r}")
+    stored = read_version(ctx.session, res_type, res_id, int(version_id))
+    if stored is None:
+        raise NotFound(f"{res_type}/{res_id} has no version {version_id}")
+    if stored.deleted:
+        raise Gone(
+            f"version {version_id} of {res_type}/{res_id} is a deletion",
+            headers=version_headers(stored),
+        )
+    assert stored.content is not None
+    return FhirResponse(
+        status=200, body=shape(stored.content, req), headers=version_headers(stored)
+    )

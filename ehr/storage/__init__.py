@@ -1,0 +1,1 @@
+"""The generic resource store and the single write path."""

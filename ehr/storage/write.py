@@ -1,0 +1,111 @@
+"""The one write path: every create, update, patch and delete goes through ``write_resource``.
+
+Alone or inside a transaction bundle, a write is: lock the current row, check the
+expected version (``If-Match``), validate the body against the R4B model, stamp
+``id``/``meta``, let participants amend or refuse it, store the new version and its history
+row, rebuild its search index rows, and let participants record what follows from it. All of
+it runs in the caller's unit of work (``ehr.db.unit_of_work``), which alone commits.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ehr.context import RequestContext
+from ehr.errors import PreconditionFailed
+from ehr.fhir.validate import validate_structure
+from ehr.search.dates import format_instant
+from ehr.search.extract import extract_all
+from ehr.storage.participants import Change
+from ehr.storage.repository import StoredResource, read_current, replace_index, save_version
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the stored version and whether it brought the resource into being."""
+
+    stored: StoredResource | None
+    created: bool
+    changed: bool = True
+
+
+def new_id() -> str:
+    """A server-assigned logical id: random, so ids reveal nothing about volume or order."""
+    return str(uuid.uuid4())
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def write_resource(
+    ctx: RequestContext,
+    *,
+    method: str,
+    res_type: str,
+    res_id: str,
+    body: dict[str, Any] | None,
+    expected_version: int | None = None,
+) -> WriteResult:
+    """Store ``body`` as the next version of ``res_type/res_id`` (``body=None`` deletes).
+
+    Raises ``PreconditionFailed`` when ``expected_version`` is not the current version,
+    ``Unprocessable`` when the body is not a valid resource, or whatever a participant raises.
+    """
+    current = read_current(ctx.session, res_type, res_id, for_update=True)
+    if expected_version is not None and (
+        current is None or current.deleted or current.version != expected_version
+    ):
+        have = "none" if current is None or current.deleted else f'W/"{current.version}"'
+        raise PreconditionFailed(
+            f'If-Match expected version W/"{expected_version}" but the current is {have}'
+        )
+    if body is None and (current is None or current.deleted):
+        return WriteResult(stored=current, created=False, changed=False)
+
+    version = 1 if current is None else current.version + 1
+    last_updated = now_micros()
+    if current is not None and last_updated <= current.last_updated:
+        last_updated = current.last_updated + 1
+    if body is not None:
+        validate_structure(body)
+        body = _stamped(body, res_id, version, last_updated)
+
+    change = Change(method=method, res_type=res_type, res_id=res_id, body=body, previous=current)
+    for participant in ctx.services.participants:
+        participant.before_store(ctx, change)
+
+    content = orjson.dumps(change.body) if change.body is not None else None
+    stored = save_version(
+        ctx.session,
+        current,
+        res_type=res_type,
+        res_id=res_id,
+        version=version,
+        last_updated=last_updated,
+        content=content,
+        method=method,
+    )
+    entries = extract_all(change.body, ctx.registry) if change.body is not None else ()
+    replace_index(ctx.session, stored, entries, is_new=current is None)
+    for participant in ctx.services.participants:
+        participant.after_store(ctx, change, stored)
+    created = current is None or current.deleted
+    return WriteResult(stored=stored, created=created and body is not None)
+
+
+def _stamped(body: dict[str, Any], res_id: str, version: int, last_updated: int) -> dict[str, Any]:
+    """``body`` with the server's ``id`` and ``meta.versionId``/``lastUpdated``, in FHIR order."""
+    meta = dict(body.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = format_instant(last_updated)
+    stamped: dict[str, Any] = {"resourceType": body["resourceType"], "id": res_id, "meta": meta}
+    for key, value in body.items():
+        if key not in stamped:
+            stamped[key] = value
+    return stamped
