@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -41,6 +41,15 @@ class RequestContext:
     session: Session
     base_url: str
     """The FHIR base URL without a trailing slash, e.g. ``http://127.0.0.1:8000/fhir``."""
+    pending_references: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Resources written in this unit of work whose references are checked at its end."""
+
+    def finish(self) -> None:
+        """End-of-unit checks that must see every write of the unit (referential integrity)."""
+        from ehr.storage.references import verify_references
+
+        pending, self.pending_references = self.pending_references, []
+        verify_references(self.session, pending)
 
     @property
     def registry(self) -> SearchRegistry:

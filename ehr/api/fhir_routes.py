@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from ehr.api.wire import check_acceptable, read_body, render
 from ehr.context import RequestContext, Services
 from ehr.db.unit_of_work import run_in_unit_of_work
-from ehr.interactions.messages import FhirRequest
+from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.router import dispatch
 
 FHIR_PREFIX = "/fhir"
@@ -46,8 +47,11 @@ async def handle(request: Request) -> Response:
     )
     base = base_url(request, services)
 
-    def work(session):  # type: ignore[no-untyped-def]
-        return dispatch(RequestContext(services, session, base), req)
+    def work(session: Session) -> FhirResponse:
+        ctx = RequestContext(services, session, base)
+        response = dispatch(ctx, req)
+        ctx.finish()
+        return response
 
     response = await run_in_threadpool(
         run_in_unit_of_work, services.engine, work, write=request.method not in _READ_METHODS

@@ -8,12 +8,13 @@ Profile rules (the national profiles) are a separate, later step on top of this 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
 
 from ehr.errors import BadRequest, Issue, Unprocessable
-from ehr.fhir.models import model_class
+from ehr.fhir.models import FHIRAbstractModel, model_class
 
 MAX_ISSUES = 50
 """Enough to fix a resource; a body with thousands of errors should not echo them all."""
@@ -46,12 +47,49 @@ def validate_structure(body: dict[str, Any]) -> None:
     cls = model_class(resource_type)
     assert cls is not None
     try:
-        cls.model_validate(body)
+        model = cls.model_validate(body)
     except ValidationError as exc:
         issues = [_issue(resource_type, err) for err in exc.errors()[:MAX_ISSUES]]
         raise Unprocessable(issues[0].diagnostics, issues=issues) from None
     except (ValueError, TypeError, RecursionError) as exc:
         raise Unprocessable(f"invalid {resource_type}: {exc}") from None
+    issues = list(_code_issues(model, resource_type))[:MAX_ISSUES]
+    if issues:
+        raise Unprocessable(issues[0].diagnostics, issues=issues)
+
+
+def _code_issues(model: FHIRAbstractModel, path: str) -> Iterator[Issue]:
+    """Codes outside their required value set (the models list them but do not enforce them).
+
+    A list ending in ``+`` is a hierarchy the model abbreviates, so it cannot be checked.
+    """
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name, None)
+        if value is None:
+            continue
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        child = f"{path}.{field.alias or name}"
+        allowed = extra.get("enum_values")
+        if allowed and "+" not in allowed:
+            for index, code in _items(value):
+                if isinstance(code, str) and code not in allowed:
+                    where = child if index is None else f"{child}[{index}]"
+                    yield Issue(
+                        "error",
+                        "code-invalid",
+                        f"{where}: {code!r} is not one of {', '.join(allowed)}",
+                        (where,),
+                    )
+        for index, item in _items(value):
+            if isinstance(item, FHIRAbstractModel):
+                yield from _code_issues(item, child if index is None else f"{child}[{index}]")
+
+
+def _items(value: Any) -> Iterator[tuple[int | None, Any]]:
+    if isinstance(value, list):
+        yield from enumerate(value)
+    else:
+        yield None, value
 
 
 def _issue(resource_type: str, error: Any) -> Issue:

@@ -29,6 +29,8 @@ def create(ctx: RequestContext, req: FhirRequest, res_type: str) -> FhirResponse
             )
         if matches:
             return write_response(ctx, req, matches[0], 200, "matched an existing resource")
-    result = write_resource(ctx, method="POST", res_type=res_type, res_id=new_id(), body=req.body)
+    result = write_resource(
+        ctx, method="POST", res_type=res_type, res_id=req.assigned_id or new_id(), body=req.body
+    )
     assert result.stored is not None
     return write_response(ctx, req, result.stored, 201, "created")

@@ -22,6 +22,8 @@ class FhirRequest:
     """Lower-case names: ``if-match``, ``if-none-exist``, ``prefer`` ..."""
     body: Any = None
     """The parsed JSON body, if any."""
+    assigned_id: str | None = None
+    """For a create inside a transaction: the id already given out for its ``urn:uuid``."""
 
     def header(self, name: str) -> str | None:
         value = self.headers.get(name)

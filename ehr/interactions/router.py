@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from ehr.context import RequestContext
 from ehr.errors import MethodNotAllowed, NotFound
 from ehr.interactions import (
+    capabilities,
     create,
     delete,
     history,
     patch,
     read,
     search,
+    transaction,
     update,
     vread,
 )
@@ -39,6 +41,9 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
+    Route("GET", ("metadata",), capabilities.capabilities, "capabilities"),
+    Route("POST", (), transaction.process_bundle, "transaction"),
+    Route("POST", (), transaction.process_bundle, "batch"),
     Route("GET", ("{type}",), search.search_type, "search-type"),
     Route("POST", ("{type}", "_search"), search.search_type, "search-type"),
     Route("POST", ("{type}",), create.create, "create"),

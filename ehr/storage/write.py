@@ -91,6 +91,8 @@ def write_resource(
         content=content,
         method=method,
     )
+    if change.body is not None:
+        ctx.pending_references.append((res_type, change.body))
     entries = extract_all(change.body, ctx.registry) if change.body is not None else ()
     replace_index(ctx.session, stored, entries, is_new=current is None)
     for participant in ctx.services.participants:

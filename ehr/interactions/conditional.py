@@ -1,0 +1,61 @@
+"""Finding the target of a conditional interaction (create, update, patch, delete, reference).
+
+Criteria are an ordinary search, parsed strictly (an unknown parameter in a condition is
+an error, never silently ignored: ignoring it would widen the match). For writes, the
+criteria are locked first (``ehr.db.locks``), so that concurrent conditional writes with
+the same criteria run one after the other and the second sees the first's result.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from ehr.context import RequestContext
+from ehr.db.locks import serialize_on
+from ehr.errors import BadRequest
+from ehr.interactions.messages import FhirRequest
+from ehr.search.execute import run_search
+from ehr.search.query import parse_search
+from ehr.storage.repository import StoredResource
+
+_NOT_CRITERIA = {"_format", "_pretty", "_summary", "_elements"}
+
+
+def criteria_of(req: FhirRequest) -> str:
+    """The search criteria of a conditional update/patch/delete: its query string."""
+    params = [(k, v) for k, v in req.params if k not in _NOT_CRITERIA]
+    if not params:
+        raise BadRequest(f"{req.method} on a resource type needs search criteria or an id")
+    return urlencode(params)
+
+
+def match_conditional(
+    ctx: RequestContext, res_type: str, criteria: str, *, lock: bool = True
+) -> list[StoredResource]:
+    """The current resources of ``res_type`` matching ``criteria`` (at most two are fetched)."""
+    params = parse_qsl(criteria.lstrip("?"), keep_blank_values=True)
+    params = [(k, v) for k, v in params if k not in _NOT_CRITERIA]
+    if not params:
+        raise BadRequest(f"conditional criteria {criteria!r} are empty")
+    if lock:
+        serialize_on(ctx.session, f"{res_type}?{urlencode(sorted(params))}")
+    query = parse_search(
+        res_type,
+        [*params, ("_count", "2"), ("_total", "none")],
+        ctx.registry,
+        strict=True,
+        base_url=ctx.base_url,
+    )
+    page = run_search(ctx.session, ctx.registry, query)
+    return [
+        StoredResource(
+            rid=row.rid,
+            res_type=row.res_type,
+            res_id=row.res_id,
+            version=row.version,
+            last_updated=row.last_updated,
+            deleted=False,
+            content=row.content,
+        )
+        for row in page.matches
+    ]

@@ -1,0 +1,211 @@
+"""Running a parsed search: one page of matches, its includes, a total and paging cursors.
+
+Design (https://hl7.org/fhir/R4/search.html, "Paging"):
+
+- Matches are ``SELECT`` from ``resource`` with the ANDed criteria
+  (``ehr.search.criteria_sql``), wrapped in a derived table that adds one column per
+  ``_sort`` key (``ehr.search.keyset``), ordered by (sort keys..., rid).
+- Paging is keyset, not offset: a page fetches ``size + 1`` rows after (or, going back,
+  before) the boundary row in the cursor. Creating or deleting resources between page
+  requests therefore never repeats or skips a resource that matched before and still
+  matches; only a resource whose *sort value* changes can move across the boundary.
+- ``total``: ``_total=none`` gives None; a first page that is not full gives its length
+  without a COUNT. Otherwise a COUNT runs for ``_total=accurate|estimate``,
+  ``_summary=count`` and ``_count=0``, and by default on the first page only
+  (``count_first_page``); later pages reached by cursor leave it out unless asked, since
+  counting a national table on every page request is not cheap.
+- Includes are read for the page's matches only, in one query per direction kind,
+  deduplicated against each other and the matches, capped at ``max_included``, and never
+  counted in the total. ``visible`` (the request's access policy) filters matches,
+  chained targets and includes alike, so ``_include`` cannot leak what a search cannot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, Row, Select, and_, false, func, or_, select
+from sqlmodel import Session
+
+from ehr.search.criteria_sql import RESOURCE, TABLES, Visibility, now_micros, search_clause
+from ehr.search.cursor import encode_cursor
+from ehr.search.keyset import OrderKey, after, order_by, sort_expression
+from ehr.search.query_model import RESOURCE_COLUMN_PARAMS, Include, ParamRegistry, SearchQuery
+
+
+class ResourceRow(NamedTuple):
+    """A current resource as stored: what a search bundle entry is made from."""
+
+    rid: int
+    res_type: str
+    res_id: str
+    version: int
+    last_updated: int
+    content: bytes | None
+
+
+@dataclass
+class SearchPage:
+    matches: list[ResourceRow] = field(default_factory=list)
+    included: list[ResourceRow] = field(default_factory=list)
+    total: int | None = None
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    included_truncated: bool = False
+    """More resources were to be included than ``max_included``; the rest were left out."""
+
+
+_COLUMNS = ("rid", "res_type", "res_id", "version", "last_updated", "content")
+
+
+def run_search(
+    session: Session,
+    registry: ParamRegistry,
+    query: SearchQuery,
+    *,
+    page_size: int | None = None,
+    visible: Visibility | None = None,
+    max_included: int = 1000,
+    now_us: int | None = None,
+    count_first_page: bool = True,
+) -> SearchPage:
+    """One page of ``query`` (``page_size`` defaults to ``query.count``).
+
+    ``visible`` is the request's access policy, applied to matches, chain targets and
+    includes. ``count_first_page=False`` counts only when ``_total`` asks for it.
+    ``registry`` is accepted for symmetry with ``parse_search``; the query is already
+    resolved against it.
+    """
+    size = query.count if page_size is None else max(0, page_size)
+    now = now_micros() if now_us is None else now_us
+    where = search_clause(query, RESOURCE, now_us=now, visible=visible)
+    if query.summary == "count" or size == 0:
+        wants_total = query.summary == "count" or query.total != "none"
+        return SearchPage(total=_count(session, where) if wants_total else None)
+    rows, more = _page(session, query, where, size)
+    page = SearchPage(matches=[ResourceRow(*(row._mapping[c] for c in _COLUMNS)) for row in rows])
+    _cursors(page, query, rows, more)
+    first = query.cursor is None
+    if query.total != "none":
+        if first and not more:
+            page.total = len(rows)
+        elif query.total in ("accurate", "estimate") or (first and count_first_page):
+            page.total = _count(session, where)
+    included = _included(session, query, page.matches, visible, max_included)
+    page.included, page.included_truncated = included
+    return page
+
+
+def _count(session: Session, where: ColumnElement[bool]) -> int:
+    return session.execute(select(func.count()).select_from(RESOURCE).where(where)).scalar_one()
+
+
+def _page(
+    session: Session, query: SearchQuery, where: ColumnElement[bool], size: int
+) -> tuple[list[Row], bool]:
+    """Up to ``size`` rows in sort order after/before the cursor, and whether more exist."""
+    labelled = [sort_expression(k, RESOURCE).label(f"k{i}") for i, k in enumerate(query.sort)]
+    columns = [RESOURCE.c[c] for c in _COLUMNS]
+    derived = select(*columns, *labelled).where(where).subquery("m")
+    keys = [
+        OrderKey(
+            derived.c[f"k{i}"], k.descending, nullable=k.param.code not in RESOURCE_COLUMN_PARAMS
+        )
+        for i, k in enumerate(query.sort)
+    ]
+    keys.append(OrderKey(derived.c.rid, nullable=False))
+    cursor = query.cursor
+    if cursor is not None and cursor.backward:
+        keys = [key.reversed() for key in keys]
+    statement = select(derived).order_by(*order_by(keys)).limit(size + 1)
+    if cursor is not None:
+        statement = statement.where(after(keys, [*cursor.keys, cursor.rid]))
+    rows = list(session.execute(statement).all())
+    more = len(rows) > size
+    rows = rows[:size]
+    if cursor is not None and cursor.backward:
+        rows.reverse()
+    return rows, more
+
+
+def _cursors(page: SearchPage, query: SearchQuery, rows: list[Row], more: bool) -> None:
+    """Fill ``next_cursor``/``prev_cursor``: from the edge rows, or the old boundary."""
+    signature = query.sort_signature()
+
+    def token(row: Row, backward: bool) -> str:
+        keys = tuple(row._mapping[f"k{i}"] for i in range(len(query.sort)))
+        return encode_cursor(signature, backward, keys, row._mapping["rid"])
+
+    cursor = query.cursor
+    backward = cursor is not None and cursor.backward
+    if rows:
+        # Going forward, rows before exist iff we came from a cursor; going back, iff more.
+        rows_before = more if backward else cursor is not None
+        rows_after = cursor is not None if backward else more
+        if rows_before:
+            page.prev_cursor = token(rows[0], True)
+        if rows_after:
+            page.next_cursor = token(rows[-1], False)
+    elif cursor is not None:
+        # An empty page: offer the way back, starting just beyond the old boundary row.
+        rid = cursor.rid - 1 if backward else cursor.rid + 1
+        edge = encode_cursor(signature, not backward, cursor.keys, rid)
+        if backward:
+            page.next_cursor = edge
+        else:
+            page.prev_cursor = edge
+
+
+def _included(
+    session: Session,
+    query: SearchQuery,
+    matches: list[ResourceRow],
+    visible: Visibility | None,
+    limit: int,
+) -> tuple[list[ResourceRow], bool]:
+    """The live resources that ``_include``/``_revinclude`` add to the page."""
+    if not matches or not (query.includes or query.revincludes):
+        return [], False
+    rids = [m.rid for m in matches]
+    wanted = [RESOURCE.c.rid.in_(_include_targets(i, rids)) for i in query.includes]
+    wanted += [RESOURCE.c.rid.in_(_revinclude_sources(i, rids)) for i in query.revincludes]
+    conditions = [or_(*wanted), RESOURCE.c.deleted == false(), RESOURCE.c.rid.not_in(rids)]
+    if visible is not None:
+        conditions.append(visible(RESOURCE))
+    statement = (
+        select(*(RESOURCE.c[c] for c in _COLUMNS))
+        .where(*conditions)
+        .order_by(RESOURCE.c.rid)
+        .limit(limit + 1)
+    )
+    rows = [ResourceRow(*row) for row in session.execute(statement).all()]
+    return rows[:limit], len(rows) > limit
+
+
+def _include_targets(include: Include, rids: list[int]) -> Select:
+    """rids of the resources that the page's matches refer to through ``include``."""
+    ref = TABLES["reference"].alias("inc_ref")
+    target = RESOURCE.alias("inc_target")
+    on = and_(target.c.res_type == ref.c.target_type, target.c.res_id == ref.c.target_id)
+    conditions = [ref.c.rid.in_(rids)]
+    if include.source_type is not None:
+        conditions.append(ref.c.res_type == include.source_type)
+    if include.param is not None:
+        conditions.append(ref.c.param == include.param)
+    if include.target_type is not None:
+        conditions.append(ref.c.target_type == include.target_type)
+    return select(target.c.rid).select_from(ref.join(target, on)).where(*conditions)
+
+
+def _revinclude_sources(include: Include, rids: list[int]) -> Select:
+    """rids of the resources of ``include.source_type`` that refer to the page's matches."""
+    ref = TABLES["reference"].alias("rev_ref")
+    matched = RESOURCE.alias("rev_matched")
+    on = and_(matched.c.res_type == ref.c.target_type, matched.c.res_id == ref.c.target_id)
+    conditions = [matched.c.rid.in_(rids), ref.c.res_type == include.source_type]
+    if include.param is not None:
+        conditions.append(ref.c.param == include.param)
+    if include.target_type is not None:
+        conditions.append(matched.c.res_type == include.target_type)
+    return select(ref.c.rid).select_from(ref.join(matched, on)).where(*conditions)

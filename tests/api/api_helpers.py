@@ -1,0 +1,35 @@
+"""Small builders and assertions shared by the API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+FHIR_JSON = "application/fhir+json"
+
+
+def patient(family: str = "Nguyễn", given: tuple[str, ...] = ("Văn", "An"), **extra: Any) -> dict:
+    """A minimal valid Patient."""
+    resource = {
+        "resourceType": "Patient",
+        "name": [{"family": family, "given": list(given)}],
+        "gender": "male",
+        "birthDate": "1990-05-17",
+    }
+    resource.update(extra)
+    return resource
+
+
+def outcome_issue(response: httpx.Response) -> dict:
+    """The first OperationOutcome issue of an error response (asserting it is one)."""
+    assert response.headers["content-type"].startswith(FHIR_JSON), response.headers
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome", body
+    assert body["issue"], body
+    return body["issue"][0]
+
+
+def link_url(bundle: dict, relation: str) -> str | None:
+    """The URL of the Bundle link with ``relation`` (self, next, previous), if any."""
+    return next((link["url"] for link in bundle["link"] if link["relation"] == relation), None)

@@ -1,0 +1,40 @@
+"""The CapabilityStatement is generated from what is registered, and lists what works."""
+
+from __future__ import annotations
+
+from ehr.interactions.router import ROUTES
+
+
+def test_metadata_lists_the_routed_interactions_for_every_supported_type(client):
+    response = client.get("/fhir/metadata")
+    assert response.status_code == 200
+    statement = response.json()
+    assert statement["resourceType"] == "CapabilityStatement"
+    assert statement["fhirVersion"] == "4.0.1"
+    rest = statement["rest"][0]
+    types = {r["type"]: r for r in rest["resource"]}
+    registry = client.app.state.services.registry
+    assert set(types) == set(registry.resource_types())
+    assert {"Patient", "Encounter", "Observation", "Condition"} <= set(types)
+    routed = {route.interaction for route in ROUTES}
+    for code in (i["code"] for i in types["Patient"]["interaction"]):
+        assert code in routed
+    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch", "history-system"}
+
+
+def test_metadata_search_parameters_are_the_registry(client):
+    statement = client.get("/fhir/metadata").json()
+    patient = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")
+    names = {p["name"] for p in patient["searchParam"]}
+    registry = client.app.state.services.registry
+    assert set(registry.params_for("Patient")) <= names
+    assert {"identifier", "name", "birthdate", "gender", "_id", "_lastUpdated"} <= names
+    assert "Patient:general-practitioner" in patient["searchInclude"]
+    assert "Encounter:subject" in patient["searchRevInclude"]
+
+
+def test_unsupported_types_are_not_listed(client):
+    statement = client.get("/fhir/metadata").json()
+    types = {r["type"] for r in statement["rest"][0]["resource"]}
+    assert "Spaceship" not in types
+    assert client.get("/fhir/Spaceship").status_code == 404
