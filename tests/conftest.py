@@ -29,6 +29,9 @@ from sqlalchemy import Engine, make_url, text
 from ehr.db.engine import make_engine
 from ehr.db.migrate import upgrade
 
+pytest_plugins = ["app_fixtures"]
+"""``client``, ``app``, ``store_counts``, ``live_server``: see ``tests/app_fixtures.py``."""
+
 BACKENDS = ["sqlite", "postgresql"]
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -18,6 +18,11 @@ from sqlmodel import Field, SQLModel
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for scale.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# String search is a prefix range on normalised text (``value >= p AND value < p + max``),
+# exact only under code-point order: PostgreSQL must compare these columns in the "C"
+# collation whatever the database default is (SQLite's BINARY already is code-point order).
+SearchText = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
 
 def _rid_column() -> Column:
     return Column(BigId, ForeignKey("resource.rid"), nullable=False, index=True)
@@ -84,8 +89,8 @@ class SearchString(SQLModel, table=True):
     rid: int = Field(sa_column=_rid_column())
     res_type: str = Field(sa_column=Column(String(64), nullable=False))
     param: str = Field(sa_column=Column(String(100), nullable=False))
-    value: str = Field(sa_column=Column(String(1024), nullable=False))
-    exact: str = Field(sa_column=Column(String(1024), nullable=False))
+    value: str = Field(sa_column=Column(SearchText, nullable=False))
+    exact: str = Field(sa_column=Column(SearchText, nullable=False))
 
 
 class SearchDate(SQLModel, table=True):

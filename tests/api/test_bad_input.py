@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from api_helpers import link_url, outcome_issue, patient
+from fhir_helpers import link_url, outcome_issue, patient
 
 
 def _post(client, body: bytes, path: str = "/fhir/Patient", **headers):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import httpx
-from api_helpers import outcome_issue, patient
+from fhir_helpers import outcome_issue, patient
 
 CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
 

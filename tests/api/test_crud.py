@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import orjson
-from api_helpers import FHIR_JSON, link_url, outcome_issue, patient
+from fhir_helpers import FHIR_JSON, link_url, outcome_issue, patient
 from fastapi.testclient import TestClient
 
 

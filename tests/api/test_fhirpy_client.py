@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import patient
+from fhir_helpers import patient
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome as ClientOutcome
 

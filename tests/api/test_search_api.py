@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import link_url, patient
+from fhir_helpers import link_url, patient
 
 CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import outcome_issue, patient
+from fhir_helpers import outcome_issue, patient
 
 CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
 

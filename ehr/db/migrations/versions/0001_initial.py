@@ -18,6 +18,11 @@ down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Code-point order on PostgreSQL, so that string prefix ranges are exact (see ehr.db.schema).
+SEARCH_TEXT = sa.String(length=1024).with_variant(
+    sa.String(length=1024, collation="C"), "postgresql"
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -146,8 +151,8 @@ def upgrade() -> None:
         sa.Column("rid", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("res_type", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("value", sa.String(length=1024), nullable=False),
-        sa.Column("exact", sa.String(length=1024), nullable=False),
+        sa.Column("value", SEARCH_TEXT, nullable=False),
+        sa.Column("exact", SEARCH_TEXT, nullable=False),
         sa.ForeignKeyConstraint(
             ["rid"],
             ["resource.rid"],
