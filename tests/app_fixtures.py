@@ -1,4 +1,4 @@
-"""App fixtures (a pytest plugin loaded by tests/conftest.py): the real FastAPI app on a migrated database.
+"""App fixtures, a pytest plugin (see tests/conftest.py): the real app on a migrated database.
 
 ``client`` drives the app through its HTTP interface in-process (Starlette's TestClient);
 ``live_server`` runs it under a real uvicorn on a free port for tests that need real

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import orjson
-from fhir_helpers import FHIR_JSON, link_url, outcome_issue, patient
 from fastapi.testclient import TestClient
+from fhir_helpers import FHIR_JSON, link_url, outcome_issue, patient
 
 
 def _create(client: TestClient, resource: dict | None = None) -> dict:
