@@ -1,45 +1,32 @@
-"""The ``ehr`` command line: ``ehr serve`` runs the API (more subcommands join as they land)."""
+"""The ``ehr`` command line; each subcommand lives in its own module of ``ehr.commands``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
+from ehr.commands import COMMANDS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ehr", description="Vietnam national EHR exchange")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"ehr.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ehr.commands.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ehr", description="Vietnam national EHR exchange")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    serve = commands.add_parser("serve", help="run the FHIR API and web pages")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args.host, args.port, args.workers)
-    parser.error(f"unknown command {args.command}")
-    return 2
-
-
-def _serve(host: str, port: int, workers: int) -> int:
-    import uvicorn
-
-    from ehr.api.app import build_services
-    from ehr.config import get_settings
-
-    # Migrate once here, so that several workers do not race to create the schema.
-    build_services(get_settings()).engine.dispose()
-    uvicorn.run(
-        "ehr.api.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
-    return 0
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

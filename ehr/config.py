@@ -33,6 +33,24 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 30_000
     log_sql: bool = False
 
+    token_issuer: str = "urn:ehr:exchange"
+    """``iss`` of the access tokens this service signs (and checks)."""
+    token_audience: str = "urn:ehr:fhir"
+    """``aud`` required in every access token presented to the API."""
+    access_token_lifetime_s: int = 300
+    """SMART Backend Services tokens live at most 5 minutes."""
+    signing_key_dir: Path | None = None
+    """Where the service's signing keys live; default ``<data_dir>/keys``, made on first start."""
+    trusted_issuers: str = ""
+    """JSON ``{"issuer": {"jwks": {...} | "jwks_path": "...", "role": "patient"}}``: other
+    token issuers trusted, such as the national identity provider that signs patients in."""
+    rate_limit_per_minute: int = 1200
+    """Requests per client per minute per worker before 429 (``Retry-After`` given)."""
+
+    def key_dir(self) -> Path:
+        """The directory of the service's signing keys."""
+        return self.signing_key_dir or self.data_dir / "keys"
+
     def resolved_database_url(self) -> str:
         """The database URL; by default a SQLite file under the data directory."""
         if self.database_url:

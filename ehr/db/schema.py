@@ -45,6 +45,8 @@ class Resource(SQLModel, table=True):
     deleted: bool = Field(default=False, nullable=False)
     content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     """The resource JSON exactly as served (``meta.versionId``/``lastUpdated`` filled in)."""
+    facility: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    """The facility code that wrote the current version (``None``: the exchange itself)."""
 
 
 class ResourceVersion(SQLModel, table=True):
@@ -162,6 +164,42 @@ class SearchUri(SQLModel, table=True):
     res_type: str = Field(sa_column=Column(String(64), nullable=False))
     param: str = Field(sa_column=Column(String(100), nullable=False))
     value: str = Field(sa_column=Column(String(1024), nullable=False))
+
+
+class Compartment(SQLModel, table=True):
+    """Patient compartment membership of current resources, kept by the write path.
+
+    One row per (resource, patient) from the R4 Patient CompartmentDefinition; the access
+    policy filters person-level data through it inside the search SQL.
+    """
+
+    __tablename__ = "compartment"
+    __table_args__ = (Index("ix_compartment_patient", "patient_id", "rid"),)
+
+    rid: int = Field(sa_column=Column(BigId, ForeignKey("resource.rid"), primary_key=True))
+    patient_id: str = Field(sa_column=Column(String(64), primary_key=True))
+
+
+class CareRelationship(SQLModel, table=True):
+    """A facility treats a patient: it has pushed an Encounter for them (PRODUCT.md section 5)."""
+
+    __tablename__ = "care_relationship"
+    __table_args__ = (Index("ix_care_patient", "patient_id"),)
+
+    facility: str = Field(sa_column=Column(String(64), primary_key=True))
+    patient_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    since: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class UsedAssertion(SQLModel, table=True):
+    """Client assertion ``jti`` values seen, so that a replayed assertion is refused."""
+
+    __tablename__ = "used_assertion"
+    __table_args__ = (Index("ix_used_assertion_expires", "expires_at"),)
+
+    jti_hash: str = Field(sa_column=Column(String(128), primary_key=True))
+    client_id: str = Field(sa_column=Column(String(128), nullable=False))
+    expires_at: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 SEARCH_TABLES = {

@@ -1,0 +1,1 @@
+"""Authentication and authorization: tokens, SMART scopes, the caller as a ``Principal``."""
