@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 30_000
     log_sql: bool = False
 
+    cccd_system: str = "http://fhir.hl7.org.vn/core/sid/cccd"
+    """Identifier system of the national ID (CCCD) on Patient resources."""
+
     token_issuer: str = "urn:ehr:exchange"
     """``iss`` of the access tokens this service signs (and checks)."""
     token_audience: str = "urn:ehr:fhir"

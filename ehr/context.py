@@ -16,9 +16,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from ehr.access.policy import AccessPolicy
+from ehr.access.rate_limit import RateLimiter
+from ehr.audit.trail import AuditTrail
 from ehr.config import Settings
 
 if TYPE_CHECKING:
+    from ehr.access.compartments import PatientCompartment
+    from ehr.access.store import GuardedStore
+    from ehr.auth.service import AuthService
     from ehr.search.registry import SearchRegistry
     from ehr.storage.participants import WriteParticipant
 
@@ -30,6 +36,9 @@ class Services:
     settings: Settings
     engine: Engine
     registry: SearchRegistry
+    compartment: PatientCompartment
+    limiter: RateLimiter
+    auth: AuthService | None = None
     participants: Sequence[WriteParticipant] = field(default_factory=tuple)
 
 
@@ -41,13 +50,24 @@ class RequestContext:
     session: Session
     base_url: str
     """The FHIR base URL without a trailing slash, e.g. ``http://127.0.0.1:8000/fhir``."""
+    policy: AccessPolicy
+    """What the caller may do, built once from its token (``ehr.access.policy``)."""
+    audit: AuditTrail = field(default_factory=AuditTrail)
     pending_references: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Resources written in this unit of work whose references are checked at its end."""
 
+    @property
+    def store(self) -> GuardedStore:
+        """Policy-applying, audited reads (the only way interactions read resources)."""
+        from ehr.access.store import GuardedStore
+
+        return GuardedStore(self)
+
     def finish(self) -> None:
-        """End-of-unit checks that must see every write of the unit (referential integrity)."""
+        """End-of-unit work that must see every write of the unit: audit, then integrity."""
         from ehr.storage.references import verify_references
 
+        self.audit.write_events(self)
         pending, self.pending_references = self.pending_references, []
         verify_references(self.session, pending)
 

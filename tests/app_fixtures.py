@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from ehr.api.app import create_app
+from ehr.auth.claims import DEFAULT_SCOPES
 from ehr.config import Settings
 from ehr.db.schema import Resource, ResourceVersion
 
@@ -40,8 +41,43 @@ def app(settings: Settings) -> Iterator[FastAPI]:
     application.state.services.engine.dispose()
 
 
+TokenFor = Callable[..., dict[str, str]]
+
+
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def token_for(app: FastAPI) -> TokenFor:
+    """``token_for(role, facility=..., cccd=..., scopes=...)``: an Authorization header."""
+
+    def make(
+        role: str,
+        *,
+        facility: str | None = None,
+        cccd: str | None = None,
+        scopes: str | None = None,
+        subject: str | None = None,
+    ) -> dict[str, str]:
+        token = app.state.services.auth.mint(
+            subject=subject or facility or cccd or f"test-{role}",
+            role=role,
+            scopes=DEFAULT_SCOPES[role] if scopes is None else scopes,
+            facility=facility,
+            cccd=cccd,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+def client(app: FastAPI, token_for: TokenFor) -> Iterator[TestClient]:
+    """The app in-process, signed in as an admin (requests may pass other headers)."""
+    with TestClient(app, base_url="http://testserver", headers=token_for("admin")) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def anonymous_client(app: FastAPI) -> Iterator[TestClient]:
+    """The app in-process with no credentials at all."""
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
 
@@ -78,10 +114,12 @@ class LiveServer:
     base_url: str
     """The FHIR base, e.g. ``http://127.0.0.1:54321/fhir``."""
     app: FastAPI
+    headers: dict[str, str]
+    """An admin's Authorization header."""
 
 
 @pytest.fixture
-def live_server(app: FastAPI) -> Iterator[LiveServer]:
+def live_server(app: FastAPI, token_for: TokenFor) -> Iterator[LiveServer]:
     """The app under a real uvicorn server in a background thread."""
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
@@ -95,6 +133,6 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
         time.sleep(0.02)
     base = f"http://127.0.0.1:{port}/fhir"
     httpx.get(f"{base}/metadata", timeout=10).raise_for_status()
-    yield LiveServer(base_url=base, app=app)
+    yield LiveServer(base_url=base, app=app, headers=token_for("admin"))
     server.should_exit = True
     thread.join(timeout=10)

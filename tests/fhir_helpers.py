@@ -30,6 +30,13 @@ def outcome_issue(response: httpx.Response) -> dict:
     return body["issue"][0]
 
 
+def count_of(client: Any, resource_type: str) -> int:
+    """How many current resources of ``resource_type`` a search finds (as the client sees)."""
+    response = client.get(f"/fhir/{resource_type}", params={"_summary": "count"})
+    assert response.status_code == 200, response.text
+    return response.json()["total"]
+
+
 def link_url(bundle: dict, relation: str) -> str | None:
     """The URL of the Bundle link with ``relation`` (self, next, previous), if any."""
     return next((link["url"] for link in bundle["link"] if link["relation"] == relation), None)

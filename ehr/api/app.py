@@ -6,8 +6,14 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from ehr import __version__
+from ehr.access.care import CareRelationships
+from ehr.access.compartments import load_patient_compartment
+from ehr.access.rate_limit import RateLimiter
 from ehr.api.errors import install_error_handlers
 from ehr.api.fhir_routes import fhir_router
+from ehr.audit.writes import AuditWrites
+from ehr.auth.routes import auth_router
+from ehr.auth.service import AuthService
 from ehr.config import Settings, get_settings
 from ehr.context import Services
 from ehr.db.engine import make_engine
@@ -24,7 +30,15 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(
         url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, echo=settings.log_sql
     )
-    return Services(settings=settings, engine=engine, registry=load_registry(settings.profiles_dir))
+    return Services(
+        settings=settings,
+        engine=engine,
+        registry=load_registry(settings.profiles_dir),
+        compartment=load_patient_compartment(settings.profiles_dir),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        auth=AuthService.from_settings(settings),
+        participants=(CareRelationships(), AuditWrites()),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = build_services(settings)
     install_error_handlers(app)
+    # The auth routes go first: /fhir/.well-known/... would otherwise match /fhir/{type}/{id}.
+    app.include_router(auth_router())
     app.include_router(fhir_router())
 
     @app.get("/", include_in_schema=False)

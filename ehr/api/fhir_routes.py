@@ -13,14 +13,18 @@ from fastapi.responses import Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from ehr.access.policy import ANONYMOUS, AccessPolicy
 from ehr.api.wire import check_acceptable, read_body, render
+from ehr.audit.trail import record_denial
 from ehr.context import RequestContext, Services
 from ehr.db.unit_of_work import run_in_unit_of_work
+from ehr.errors import Forbidden
 from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.router import dispatch
 
 FHIR_PREFIX = "/fhir"
-_READ_METHODS = {"GET", "HEAD"}
+BREAK_GLASS_HEADER = "x-break-glass-reason"
+"""Emergency access: a facility states why it must read a person it has not treated."""
 
 
 def base_url(request: Request, services: Services) -> str:
@@ -46,17 +50,49 @@ async def handle(request: Request) -> Response:
         body=body,
     )
     base = base_url(request, services)
+    policy = access_policy(request, services, public=path == "metadata")
 
     def work(session: Session) -> FhirResponse:
-        ctx = RequestContext(services, session, base)
+        ctx = RequestContext(services, session, base, policy)
         response = dispatch(ctx, req)
         ctx.finish()
         return response
 
-    response = await run_in_threadpool(
-        run_in_unit_of_work, services.engine, work, write=request.method not in _READ_METHODS
-    )
+    try:
+        # Reads write their AuditEvent, so every unit of work but the public metadata writes.
+        response = await run_in_threadpool(
+            run_in_unit_of_work, services.engine, work, write=path != "metadata"
+        )
+    except Forbidden as denied:
+        await run_in_threadpool(_audit_denial, services, base, policy, denied)
+        raise
     return render(response, pretty=request.query_params.get("_pretty") == "true")
+
+
+def access_policy(request: Request, services: Services, *, public: bool) -> AccessPolicy:
+    """The caller's policy: authenticated (401 otherwise), rate-limited (429), break-glass noted."""
+    person_types = services.compartment.person_types
+    cccd_system = services.settings.cccd_system
+    if public:
+        return AccessPolicy(ANONYMOUS, person_types, cccd_system)
+    assert services.auth is not None, "the auth service is built with the app"
+    principal = services.auth.authenticate(request.headers.get("authorization"))
+    services.limiter.check(principal.subject)
+    reason = (request.headers.get(BREAK_GLASS_HEADER) or principal.break_glass or "").strip()
+    break_glass = reason if reason and principal.role == "facility" else None
+    return AccessPolicy(principal, person_types, cccd_system, break_glass=break_glass)
+
+
+def _audit_denial(services: Services, base: str, policy: AccessPolicy, denied: Forbidden) -> None:
+    """A refused access rolled its unit of work back: audit it in a unit of its own."""
+    access = getattr(denied, "access", None)
+    if access is None or policy.principal is None or policy.principal is ANONYMOUS:
+        return
+
+    def work(session: Session) -> None:
+        record_denial(RequestContext(services, session, base, policy), access, denied.diagnostics)
+
+    run_in_unit_of_work(services.engine, work)
 
 
 def fhir_router() -> APIRouter:

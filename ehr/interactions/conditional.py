@@ -14,7 +14,6 @@ from ehr.context import RequestContext
 from ehr.db.locks import serialize_on
 from ehr.errors import BadRequest
 from ehr.interactions.messages import FhirRequest
-from ehr.search.execute import run_search
 from ehr.search.query import parse_search
 from ehr.storage.repository import StoredResource
 
@@ -46,7 +45,7 @@ def match_conditional(
         strict=True,
         base_url=ctx.base_url,
     )
-    page = run_search(ctx.session, ctx.registry, query)
+    page = ctx.store.search(query, audit=False)
     return [
         StoredResource(
             rid=row.rid,

@@ -12,16 +12,17 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
+from ehr.audit.trail import Access
 from ehr.context import RequestContext
-from ehr.db.schema import ResourceVersion
+from ehr.db.schema import Resource, ResourceVersion
 from ehr.errors import BadRequest, InvalidSearch, NotFound
 from ehr.interactions.bundles import bundle, embedded, link
 from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.responses import etag
 from ehr.search.dates import InvalidDate, date_range, format_instant
-from ehr.storage.repository import read_current
 
 _V = ResourceVersion.__table__  # type: ignore[attr-defined]
+_R = Resource.__table__  # type: ignore[attr-defined]
 _METHOD_STATUS = {
     "POST": "201 Created",
     "PUT": "200 OK",
@@ -36,21 +37,27 @@ def history(
     count = _count(ctx, req)
     query = select(
         _V.c.vid,
+        _V.c.rid,
         _V.c.res_type,
         _V.c.res_id,
         _V.c.version,
         _V.c.last_updated,
         _V.c.method,
         _V.c.content,
-    )
+    ).select_from(_V.join(_R, _R.c.rid == _V.c.rid))
+    interaction = "history-system"
     if res_type is not None:
+        interaction = "history-type"
         query = query.where(_V.c.res_type == res_type)
     if res_id is not None:
         assert res_type is not None
-        stored = read_current(ctx.session, res_type, res_id)
+        interaction = "history-instance"
+        stored = ctx.store.current(res_type, res_id, interaction, audit=False)
         if stored is None:
             raise NotFound(f"{res_type}/{res_id} is not known")
         query = query.where(_V.c.rid == stored.rid)
+    else:
+        query = query.where(ctx.store.visible(_R))
     since = req.param("_since")
     if since:
         try:
@@ -64,6 +71,9 @@ def history(
         query = query.where(_V.c.vid < int(cursor))
     rows = ctx.session.execute(query.order_by(_V.c.vid.desc()).limit(count + 1)).all()
     page, more = rows[:count], len(rows) > count
+    target = f"{res_type}/{res_id}" if res_id else None
+    rids = tuple(sorted({row.rid for row in page}))
+    ctx.audit.note(Access(interaction, res_type, target=target, rids=rids))
 
     entries = [_entry(ctx, row) for row in page]
     path = "/".join(p for p in (res_type, res_id) if p) + ("/_history" if res_type else "_history")

@@ -20,13 +20,12 @@ from ehr.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocess
 from ehr.interactions.conditional import criteria_of, match_conditional
 from ehr.interactions.messages import FhirRequest, FhirResponse, parse_version_tag
 from ehr.interactions.responses import write_response
-from ehr.storage.repository import read_current
 from ehr.storage.write import write_resource
 
 
 def patch(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
     operations = _operations(req.body)
-    current = read_current(ctx.session, res_type, res_id)
+    current = ctx.store.current(res_type, res_id, "patch", audit=False)
     if current is None:
         raise NotFound(f"{res_type}/{res_id} is not known")
     if current.deleted or current.content is None:

@@ -14,11 +14,11 @@ from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.responses import etag, version_headers
 from ehr.interactions.shaping import shape
 from ehr.search.dates import to_micros
-from ehr.storage.repository import StoredResource, read_current
+from ehr.storage.repository import StoredResource
 
 
 def read(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
-    stored = read_current(ctx.session, res_type, res_id)
+    stored = ctx.store.current(res_type, res_id)
     if stored is None:
         raise NotFound(f"{res_type}/{res_id} is not known")
     if stored.deleted:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ehr.audit.trail import Access
 from ehr.context import RequestContext
-from ehr.errors import MethodNotAllowed, NotFound
+from ehr.errors import Forbidden, MethodNotAllowed, NotFound
 from ehr.interactions import (
     capabilities,
     create,
@@ -76,6 +77,12 @@ def dispatch(ctx: RequestContext, req: FhirRequest) -> FhirResponse:
         if route.method != req.method:
             allowed.add(route.method)
             continue
+        res_type = args[0] if route.shape[:1] == ("{type}",) else None
+        try:
+            ctx.policy.check(route.interaction, res_type)
+        except Forbidden as denied:
+            denied.access = Access(route.interaction, res_type)  # type: ignore[attr-defined]
+            raise
         return route.handler(ctx, req, *args)
     if allowed:
         raise MethodNotAllowed(

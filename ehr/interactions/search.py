@@ -16,7 +16,6 @@ from ehr.context import RequestContext
 from ehr.interactions.bundles import bundle, embedded, link
 from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.shaping import shape
-from ehr.search.execute import run_search
 from ehr.search.query import parse_search
 
 
@@ -30,7 +29,7 @@ def search_type(ctx: RequestContext, req: FhirRequest, res_type: str) -> FhirRes
         max_count=ctx.settings.max_page_size,
         base_url=ctx.base_url,
     )
-    page = run_search(ctx.session, ctx.registry, query)
+    page = ctx.store.search(query)
     path = f"{ctx.base_url}/{res_type}"
     links = [link("self", _url(path, query.self_params()))]
     if page.next_cursor:

@@ -27,7 +27,6 @@ from ehr.interactions.conditional import match_conditional
 from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.responses import write_response
 from ehr.storage.references import iter_references, rewrite_references
-from ehr.storage.repository import read_current
 from ehr.storage.write import new_id
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -152,7 +151,7 @@ def _execute(ctx: RequestContext, req: FhirRequest, entry: Entry) -> FhirRespons
     from ehr.interactions.router import dispatch
 
     if entry.existing:
-        stored = read_current(ctx.session, entry.path, entry.assigned_id or "")
+        stored = ctx.store.current(entry.path, entry.assigned_id or "", audit=False)
         assert stored is not None
         return write_response(ctx, _entry_request(req, entry), stored, 200, "already exists")
     return dispatch(ctx, _entry_request(req, entry))

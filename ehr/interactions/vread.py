@@ -7,7 +7,6 @@ from ehr.errors import Gone, NotFound
 from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.responses import version_headers
 from ehr.interactions.shaping import shape
-from ehr.storage.repository import read_version
 
 
 def vread(
@@ -15,7 +14,7 @@ def vread(
 ) -> FhirResponse:
     if not version_id.isdigit():
         raise NotFound(f"{res_type}/{res_id} has no version {version_id!r}")
-    stored = read_version(ctx.session, res_type, res_id, int(version_id))
+    stored = ctx.store.version(res_type, res_id, int(version_id))
     if stored is None:
         raise NotFound(f"{res_type}/{res_id} has no version {version_id}")
     if stored.deleted:

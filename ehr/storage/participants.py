@@ -14,7 +14,7 @@ record is never stored without its links and audit, nor audited without being st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ class Change:
     body: dict[str, Any] | None
     """The resource to store (``None`` for a delete)."""
     previous: StoredResource | None
+    patients: set[str] = field(default_factory=set)
+    """Patients whose compartment holds the stored version (filled in before ``after_store``)."""
 
 
 class WriteParticipant(Protocol):

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlmodel import Session
 
-from ehr.db.schema import SEARCH_TABLES, Resource, ResourceVersion
+from ehr.db.schema import SEARCH_TABLES, Compartment, Resource, ResourceVersion
 from ehr.search.values import IndexValue
 
 _RESOURCE = Resource.__table__  # type: ignore[attr-defined]
 _VERSION = ResourceVersion.__table__  # type: ignore[attr-defined]
+_COMPARTMENT = Compartment.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class StoredResource:
     deleted: bool
     content: bytes | None
     method: str = ""
+    facility: str | None = None
+    """The facility code that wrote this version, where known."""
 
 
 _CURRENT_COLUMNS = (
@@ -42,6 +45,7 @@ _CURRENT_COLUMNS = (
     _RESOURCE.c.last_updated,
     _RESOURCE.c.deleted,
     _RESOURCE.c.content,
+    _RESOURCE.c.facility,
 )
 
 
@@ -55,7 +59,10 @@ def read_current(
     if for_update:
         query = query.with_for_update()
     row = session.execute(query).first()
-    return StoredResource(*row) if row else None
+    if row is None:
+        return None
+    *columns, facility = row
+    return StoredResource(*columns, facility=facility)
 
 
 def read_version(
@@ -91,8 +98,12 @@ def save_version(
     last_updated: int,
     content: bytes | None,
     method: str,
+    facility: str | None = None,
 ) -> StoredResource:
-    """Make ``content`` the current version (``None`` = delete tombstone) and keep it in history."""
+    """Make ``content`` the current version (``None`` = delete tombstone) and keep it in history.
+
+    ``facility`` is the facility code of the writer (``None``: the exchange or an admin).
+    """
     deleted = content is None
     values = {
         "version": version,
@@ -102,15 +113,19 @@ def save_version(
     }
     if current is None:
         rid = session.execute(
-            insert(_RESOURCE).values(res_type=res_type, res_id=res_id, **values)
+            insert(_RESOURCE).values(res_type=res_type, res_id=res_id, facility=facility, **values)
         ).inserted_primary_key[0]
     else:
         rid = current.rid
-        session.execute(update(_RESOURCE).where(_RESOURCE.c.rid == rid).values(**values))
+        session.execute(
+            update(_RESOURCE).where(_RESOURCE.c.rid == rid).values(facility=facility, **values)
+        )
     session.execute(
         insert(_VERSION).values(rid=rid, res_type=res_type, res_id=res_id, method=method, **values)
     )
-    return StoredResource(rid, res_type, res_id, version, last_updated, deleted, content, method)
+    return StoredResource(
+        rid, res_type, res_id, version, last_updated, deleted, content, method, facility
+    )
 
 
 def replace_index(
@@ -135,3 +150,21 @@ def replace_index(
             session.execute(delete(table).where(table.c.rid == stored.rid))
         if rows.get(param_type):
             session.execute(insert(table), rows[param_type])
+
+
+def replace_compartment(
+    session: Session, stored: StoredResource, patients: set[str], *, is_new: bool = False
+) -> None:
+    """Make ``patients`` the Patient compartments ``stored`` belongs to."""
+    if not is_new:
+        session.execute(delete(_COMPARTMENT).where(_COMPARTMENT.c.rid == stored.rid))
+    if patients:
+        session.execute(
+            insert(_COMPARTMENT), [{"rid": stored.rid, "patient_id": p} for p in sorted(patients)]
+        )
+
+
+def compartment_of(session: Session, rid: int) -> set[str]:
+    """The patients whose compartment holds resource ``rid`` now."""
+    rows = session.execute(select(_COMPARTMENT.c.patient_id).where(_COMPARTMENT.c.rid == rid))
+    return {row.patient_id for row in rows}

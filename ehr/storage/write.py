@@ -22,7 +22,14 @@ from ehr.fhir.validate import validate_structure
 from ehr.search.dates import format_instant
 from ehr.search.extract import extract_all
 from ehr.storage.participants import Change
-from ehr.storage.repository import StoredResource, read_current, replace_index, save_version
+from ehr.storage.repository import (
+    StoredResource,
+    compartment_of,
+    read_current,
+    replace_compartment,
+    replace_index,
+    save_version,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,11 @@ class WriteResult:
     stored: StoredResource | None
     created: bool
     changed: bool = True
+
+
+def facility_source(facility: str) -> str:
+    """The ``meta.source`` URI naming the facility that wrote a resource."""
+    return f"urn:ehr:facility:{facility}"
 
 
 def new_id() -> str:
@@ -51,13 +63,18 @@ def write_resource(
     res_id: str,
     body: dict[str, Any] | None,
     expected_version: int | None = None,
+    check_references: bool = True,
 ) -> WriteResult:
     """Store ``body`` as the next version of ``res_type/res_id`` (``body=None`` deletes).
 
     Raises ``PreconditionFailed`` when ``expected_version`` is not the current version,
-    ``Unprocessable`` when the body is not a valid resource, or whatever a participant raises.
+    ``Forbidden`` when the caller may not change what is there, ``Unprocessable`` when the
+    body is not a valid resource, or whatever a participant raises. ``check_references=False``
+    is for records that must be able to point at what is gone (AuditEvents).
     """
     current = read_current(ctx.session, res_type, res_id, for_update=True)
+    if current is not None and not current.deleted:
+        ctx.policy.check_modify(current.facility, res_type, res_id)
     if expected_version is not None and (
         current is None or current.deleted or current.version != expected_version
     ):
@@ -74,7 +91,7 @@ def write_resource(
         last_updated = current.last_updated + 1
     if body is not None:
         validate_structure(body)
-        body = _stamped(body, res_id, version, last_updated)
+        body = _stamped(body, res_id, version, last_updated, ctx.policy.facility)
 
     change = Change(method=method, res_type=res_type, res_id=res_id, body=body, previous=current)
     for participant in ctx.services.participants:
@@ -90,22 +107,36 @@ def write_resource(
         last_updated=last_updated,
         content=content,
         method=method,
+        facility=ctx.policy.facility,
     )
-    if change.body is not None:
+    if change.body is not None and check_references:
         ctx.pending_references.append((res_type, change.body))
-    entries = extract_all(change.body, ctx.registry) if change.body is not None else ()
+    entries = extract_all(change.body, ctx.registry) if change.body is not None else []
     replace_index(ctx.session, stored, entries, is_new=current is None)
+    if change.body is not None:
+        change.patients = ctx.services.compartment.patients_of(res_type, res_id, entries)
+    elif current is not None:
+        change.patients = compartment_of(ctx.session, current.rid)
+    replace_compartment(ctx.session, stored, change.patients, is_new=current is None)
     for participant in ctx.services.participants:
         participant.after_store(ctx, change, stored)
     created = current is None or current.deleted
     return WriteResult(stored=stored, created=created and body is not None)
 
 
-def _stamped(body: dict[str, Any], res_id: str, version: int, last_updated: int) -> dict[str, Any]:
-    """``body`` with the server's ``id`` and ``meta.versionId``/``lastUpdated``, in FHIR order."""
+def _stamped(
+    body: dict[str, Any], res_id: str, version: int, last_updated: int, facility: str | None
+) -> dict[str, Any]:
+    """``body`` with the server's ``id`` and ``meta``, in FHIR order.
+
+    What a facility writes names it in ``meta.source`` (PRODUCT.md section 5), whatever the
+    client put there.
+    """
     meta = dict(body.get("meta") or {})
     meta["versionId"] = str(version)
     meta["lastUpdated"] = format_instant(last_updated)
+    if facility is not None:
+        meta["source"] = facility_source(facility)
     stamped: dict[str, Any] = {"resourceType": body["resourceType"], "id": res_id, "meta": meta}
     for key, value in body.items():
         if key not in stamped:

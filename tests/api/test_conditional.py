@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import httpx
-from fhir_helpers import outcome_issue, patient
+from fhir_helpers import count_of, outcome_issue, patient
 
 CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
 
@@ -15,13 +15,13 @@ def _with_id(number: str) -> dict:
     return patient(identifier=[{"system": CCCD, "value": number}])
 
 
-def test_if_none_exist_creates_once_then_returns_the_match(client, store_counts):
+def test_if_none_exist_creates_once_then_returns_the_match(client):
     headers = {"If-None-Exist": f"identifier={CCCD}|001090000001"}
     first = client.post("/fhir/Patient", json=_with_id("001090000001"), headers=headers)
     second = client.post("/fhir/Patient", json=_with_id("001090000001"), headers=headers)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["id"] == second.json()["id"]
-    assert store_counts().resources == 1
+    assert count_of(client, "Patient") == 1
 
 
 def test_if_none_exist_matching_several_is_412(client):
@@ -67,7 +67,10 @@ def test_twenty_concurrent_conditional_creates_make_exactly_one_resource(live_se
 
     def push(_: int) -> tuple[int, str]:
         response = httpx.post(
-            f"{live_server.base_url}/Patient", json=body, headers=headers, timeout=60
+            f"{live_server.base_url}/Patient",
+            json=body,
+            headers={**headers, **live_server.headers},
+            timeout=60,
         )
         return response.status_code, response.json().get("id", "")
 
@@ -80,5 +83,6 @@ def test_twenty_concurrent_conditional_creates_make_exactly_one_resource(live_se
     found = httpx.get(
         f"{live_server.base_url}/Patient",
         params={"identifier": f"{CCCD}|001090000042", "_total": "accurate"},
+        headers=live_server.headers,
     ).json()
     assert found["total"] == 1

@@ -12,7 +12,11 @@ CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
 
 @pytest.fixture
 def fhir(live_server) -> SyncFHIRClient:
-    return SyncFHIRClient(live_server.base_url, extra_headers={"Accept": "application/fhir+json"})
+    return SyncFHIRClient(
+        live_server.base_url,
+        authorization=live_server.headers["Authorization"],
+        extra_headers={"Accept": "application/fhir+json"},
+    )
 
 
 def test_fhirpy_creates_reads_and_updates_with_version(fhir):
@@ -69,6 +73,7 @@ def test_fhirpy_posts_a_transaction(fhir, live_server):
     )
     assert len(encounters) == 1
     assert httpx.get(f"{live_server.base_url}/metadata").status_code == 200
+    assert httpx.get(f"{live_server.base_url}/Encounter").status_code == 401
 
 
 def test_fhirpy_sees_an_operation_outcome_for_a_bad_resource(fhir):

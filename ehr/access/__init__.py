@@ -1,0 +1,1 @@
+"""Who may see and change what: patient compartments, care relationships, the access policy."""

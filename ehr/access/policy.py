@@ -1,0 +1,148 @@
+"""The access policy: built once per request from the caller, enforced in the queries.
+
+PRODUCT.md section 5, as code. ``check`` is the type-level gate the router applies to every
+interaction (role rules and SMART scopes); ``visible`` is a SQL condition on the
+``resource`` table that the store adds to every read, search, include and history query,
+so no handler filters rows itself and ``_include``/``_revinclude``/chains cannot leak.
+
+- admin: everything (and it is audited like everyone else).
+- ministry: no person-level resource at all, whatever its scopes say.
+- patient: person-level data only in the compartment of their own Patient records (found
+  by the national ID they signed in with); no writes.
+- facility: writes as itself; reads person-level data it wrote, or of patients it has a
+  care relationship with (it pushed an Encounter for them); with a break-glass reason it
+  may read any person's data, flagged in the audit trail. Access logs (AuditEvent) only of
+  its own accesses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, FromClause, and_, exists, false, or_, select, true
+
+from ehr.auth.principal import Principal
+from ehr.auth.scopes import allows
+from ehr.db.schema import CareRelationship, Compartment, Resource, SearchToken
+from ehr.errors import Forbidden
+
+Visibility = Callable[[FromClause], ColumnElement[bool]]
+
+INTERACTION_PERMISSION = {
+    "read": "r",
+    "vread": "r",
+    "history-instance": "r",
+    "search-type": "s",
+    "history-type": "s",
+    "history-system": "s",
+    "create": "c",
+    "update": "u",
+    "patch": "u",
+    "delete": "d",
+}
+"""The SMART v2 permission letter each interaction needs (others need none)."""
+
+_C = Compartment.__table__  # type: ignore[attr-defined]
+_CARE = CareRelationship.__table__  # type: ignore[attr-defined]
+_R = Resource.__table__  # type: ignore[attr-defined]
+_T = SearchToken.__table__  # type: ignore[attr-defined]
+
+
+ANONYMOUS = Principal(subject="anonymous", role="ministry", scopes=())
+"""The caller of public endpoints (the CapabilityStatement): no scopes, no person data."""
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """What one caller may do; ``principal=None`` is the exchange itself (seeding, jobs)."""
+
+    principal: Principal | None
+    person_types: frozenset[str]
+    cccd_system: str
+    break_glass: str | None = None
+    """The stated reason for emergency access, if the caller gave one."""
+
+    @property
+    def role(self) -> str:
+        return "system" if self.principal is None else self.principal.role
+
+    @property
+    def facility(self) -> str | None:
+        return self.principal.facility if self.principal is not None else None
+
+    def check(self, interaction: str, res_type: str | None) -> None:
+        """Refuse (403) an interaction the caller's role or scopes do not allow."""
+        permission = INTERACTION_PERMISSION.get(interaction)
+        if self.principal is None or permission is None:
+            return
+        target = res_type or "*"
+        if res_type == "AuditEvent" and permission in "cud":
+            raise Forbidden("AuditEvents are written by the exchange only; they cannot be changed")
+        if self.role == "ministry" and res_type in self.person_types:
+            raise Forbidden(f"the ministry role has no access to person-level data ({res_type})")
+        if self.role == "patient" and permission in "cud":
+            raise Forbidden("a patient may read their records but not write them")
+        if not allows(self.principal.scopes, target, permission):
+            raise Forbidden(f"the granted scopes do not allow {interaction} on {target}")
+
+    def check_modify(self, owner: str | None, res_type: str, res_id: str) -> None:
+        """A facility changes only what it wrote itself (it never writes as another)."""
+        if self.role == "facility" and owner != self.facility:
+            raise Forbidden(f"{res_type}/{res_id} was not written by this facility")
+
+    def visible(self, table: FromClause) -> ColumnElement[bool]:
+        """The rows of ``table`` (the ``resource`` table or an alias) this caller may see."""
+        if self.principal is None or self.role == "admin":
+            return true()
+        not_person = table.c.res_type.not_in(self.person_types)
+        if self.role == "ministry":
+            return not_person
+        if self.role == "patient":
+            return or_(not_person, self._in_compartment_of_own_records(table))
+        if self.role != "facility":
+            return false()
+        own_audit = and_(table.c.res_type == "AuditEvent", table.c.facility == self.facility)
+        if self.break_glass:
+            others = table.c.res_type != "AuditEvent"
+        else:
+            others = and_(
+                table.c.res_type != "AuditEvent",
+                or_(table.c.facility == self.facility, self._in_care_of_facility(table)),
+            )
+        return or_(not_person, own_audit, others)
+
+    def own_patient_ids(self):  # type: ignore[no-untyped-def]
+        """Subquery: the Patient ids that are the signed-in patient (by national ID or launch)."""
+        assert self.principal is not None
+        conditions = []
+        if self.principal.cccd:
+            conditions.append(
+                _R.c.rid.in_(
+                    select(_T.c.rid).where(
+                        _T.c.res_type == "Patient",
+                        _T.c.param == "identifier",
+                        _T.c.system == self.cccd_system,
+                        _T.c.code == self.principal.cccd,
+                    )
+                )
+            )
+        if self.principal.patient:
+            conditions.append(_R.c.res_id == self.principal.patient)
+        if not conditions:
+            conditions.append(false())
+        return select(_R.c.res_id).where(
+            _R.c.res_type == "Patient", _R.c.deleted.is_(False), or_(*conditions)
+        )
+
+    def _in_compartment_of_own_records(self, table: FromClause) -> ColumnElement[bool]:
+        return exists(
+            select(1).where(_C.c.rid == table.c.rid, _C.c.patient_id.in_(self.own_patient_ids()))
+        )
+
+    def _in_care_of_facility(self, table: FromClause) -> ColumnElement[bool]:
+        return exists(
+            select(1)
+            .select_from(_C.join(_CARE, _CARE.c.patient_id == _C.c.patient_id))
+            .where(_C.c.rid == table.c.rid, _CARE.c.facility == self.facility)
+        )

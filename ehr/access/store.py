@@ -1,0 +1,108 @@
+"""The guarded store: the only way interactions read resources.
+
+Every read goes through here, so the access policy is applied inside the query (the
+``visible`` condition of ``ehr.access.policy``) and every read is noted for the audit
+trail. A resource that exists but is not visible to the caller is a 403 that says how
+emergency access works; the ``Forbidden`` carries the ``access`` so the HTTP layer can audit
+the refusal after the rollback. Search simply never returns what the caller may not see.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import FromClause, select
+
+from ehr.audit.trail import Access
+from ehr.db.schema import Resource
+from ehr.errors import Forbidden
+from ehr.search.execute import SearchPage, run_search
+from ehr.search.query_model import SearchQuery
+from ehr.storage.repository import StoredResource, read_current, read_version
+
+if TYPE_CHECKING:
+    from ehr.context import RequestContext
+
+_R = Resource.__table__  # type: ignore[attr-defined]
+
+
+class GuardedStore:
+    """Policy-applying, audited reads for one request."""
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self.ctx = ctx
+
+    def current(
+        self, res_type: str, res_id: str, interaction: str = "read", *, audit: bool = True
+    ) -> StoredResource | None:
+        """The current version, or ``None``; refuses one the caller may not see.
+
+        ``audit=False`` is for reads that are part of a write (the write is audited).
+        """
+        stored = read_current(self.ctx.session, res_type, res_id)
+        if stored is not None:
+            self._require_visible(stored, interaction)
+            if audit and not stored.deleted:
+                self._note(interaction, stored)
+        return stored
+
+    def version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
+        """One version; visibility follows the resource's current version."""
+        current = read_current(self.ctx.session, res_type, res_id)
+        if current is None:
+            return None
+        self._require_visible(current, "vread")
+        found = read_version(self.ctx.session, res_type, res_id, version)
+        if found is not None:
+            self._note("vread", current)
+        return found
+
+    def search(
+        self, query: SearchQuery, interaction: str = "search-type", audit: bool = True
+    ) -> SearchPage:
+        """Run ``query`` with the policy in its SQL (matches, chains and includes alike)."""
+        page = run_search(
+            self.ctx.session, self.ctx.registry, query, visible=self.ctx.policy.visible
+        )
+        if audit:
+            from urllib.parse import urlencode
+
+            rids = tuple(row.rid for row in [*page.matches, *page.included])
+            self.ctx.audit.note(
+                Access(
+                    interaction,
+                    query.resource_type,
+                    query=urlencode(query.self_params()),
+                    rids=rids,
+                )
+            )
+        return page
+
+    def visible(self, table: FromClause):  # type: ignore[no-untyped-def]
+        """The policy's row condition, for queries built elsewhere (history)."""
+        return self.ctx.policy.visible(table)
+
+    def _note(self, interaction: str, stored: StoredResource) -> None:
+        self.ctx.audit.note(
+            Access(
+                interaction,
+                stored.res_type,
+                target=f"{stored.res_type}/{stored.res_id}",
+                rids=(stored.rid,),
+            )
+        )
+
+    def _require_visible(self, stored: StoredResource, interaction: str) -> None:
+        query = select(_R.c.rid).where(_R.c.rid == stored.rid, self.ctx.policy.visible(_R))
+        if self.ctx.session.execute(query).first() is None:
+            denied = Forbidden(
+                f"no access to {stored.res_type}/{stored.res_id}: no care relationship with this "
+                "person; emergency access needs a reason in the X-Break-Glass-Reason header"
+            )
+            denied.access = Access(  # type: ignore[attr-defined]
+                interaction,
+                stored.res_type,
+                target=f"{stored.res_type}/{stored.res_id}",
+                rids=(stored.rid,),
+            )
+            raise denied

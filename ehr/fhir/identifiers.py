@@ -1,0 +1,13 @@
+"""Identifier systems of the Vietnamese national profiles (``http://fhir.hl7.org.vn/core``).
+
+The CCCD system is configurable (PRODUCT.md section 3); code reads it from ``Settings``
+(``cccd_system``), whose default is ``CCCD``.
+"""
+
+CORE = "http://fhir.hl7.org.vn/core"
+CCCD = f"{CORE}/sid/cccd"
+"""The 12-digit personal identification number on the citizen identity card."""
+FACILITY_CODE = f"{CORE}/sid/facility-code"
+"""A facility's code in the exchange registry; also its SMART client id."""
+MA_CSKCB = f"{CORE}/sid/ma-cskcb"
+"""The 5-digit health insurance (BHYT) facility code."""
