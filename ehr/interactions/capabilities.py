@@ -68,12 +68,39 @@ def _statement(registry: SearchRegistry, base_url: str, routed: frozenset[str]) 
         "rest": [
             {
                 "mode": "server",
+                "security": _security(base_url),
                 "resource": resources,
                 "interaction": [{"code": c} for c in _SYSTEM_INTERACTIONS if c in routed],
             }
         ],
     }
     return orjson.dumps(statement)
+
+
+def _security(base_url: str) -> dict:
+    """SMART on FHIR: where to get a token (the same URLs as the well-known document)."""
+    root = base_url.removesuffix("/fhir")
+    return {
+        "cors": False,
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ]
+            }
+        ],
+        "extension": [
+            {
+                "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                "extension": [{"url": "token", "valueUri": f"{root}/auth/token"}],
+            }
+        ],
+        "description": "SMART Backend Services (private_key_jwt) for facility systems; "
+        "every request needs a Bearer token.",
+    }
 
 
 def _resource(registry: SearchRegistry, res_type: str, routed: frozenset[str]) -> dict:

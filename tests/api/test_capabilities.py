@@ -33,6 +33,14 @@ def test_metadata_search_parameters_are_the_registry(client):
     assert "Encounter:subject" in patient["searchRevInclude"]
 
 
+def test_metadata_is_public_and_points_at_the_token_endpoint(anonymous_client):
+    statement = anonymous_client.get("/fhir/metadata").json()
+    security = statement["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    token_url = security["extension"][0]["extension"][0]["valueUri"]
+    assert token_url == "http://testserver/auth/token"
+
+
 def test_unsupported_types_are_not_listed(client):
     statement = client.get("/fhir/metadata").json()
     types = {r["type"] for r in statement["rest"][0]["resource"]}
