@@ -75,6 +75,7 @@ def write_resource(
     current = read_current(ctx.session, res_type, res_id, for_update=True)
     if current is not None and not current.deleted:
         ctx.policy.check_modify(current.facility, res_type, res_id)
+    owner = _owner(ctx, current)
     if expected_version is not None and (
         current is None or current.deleted or current.version != expected_version
     ):
@@ -91,7 +92,7 @@ def write_resource(
         last_updated = current.last_updated + 1
     if body is not None:
         validate_structure(body)
-        body = _stamped(body, res_id, version, last_updated, ctx.policy.facility)
+        body = _stamped(body, res_id, version, last_updated, owner)
 
     change = Change(method=method, res_type=res_type, res_id=res_id, body=body, previous=current)
     for participant in ctx.services.participants:
@@ -107,7 +108,7 @@ def write_resource(
         last_updated=last_updated,
         content=content,
         method=method,
-        facility=ctx.policy.facility,
+        facility=owner,
     )
     if change.body is not None and check_references:
         ctx.pending_references.append((res_type, change.body))
@@ -122,6 +123,14 @@ def write_resource(
         participant.after_store(ctx, change, stored)
     created = current is None or current.deleted
     return WriteResult(stored=stored, created=created and body is not None)
+
+
+def _owner(ctx: RequestContext, current: StoredResource | None) -> str | None:
+    """The facility a new version belongs to: the writer's; the exchange's own rewrites
+    (patient linking, seeding) keep the owner the resource already had."""
+    if ctx.policy.principal is None:
+        return current.facility if current is not None else None
+    return ctx.policy.facility
 
 
 def _stamped(

@@ -100,3 +100,31 @@ def test_a_participant_failure_in_one_entry_rolls_back_the_whole_transaction(
     }
     assert client.post("/fhir", json=bundle).status_code == 422
     assert store_counts().resources == 0
+
+
+def test_the_exchanges_own_rewrite_keeps_the_facility_that_owns_the_record(app, client, token_for):
+    from ehr.access.policy import AccessPolicy
+    from ehr.context import RequestContext
+    from ehr.db.unit_of_work import unit_of_work
+    from ehr.storage.write import write_resource
+
+    facility = token_for("facility", facility="79001")
+    created = client.post("/fhir/Patient", json=patient(), headers=facility).json()
+    services = app.state.services
+    system = AccessPolicy(None, services.compartment.person_types, services.settings.cccd_system)
+    with unit_of_work(services.engine) as session:
+        ctx = RequestContext(services, session, "http://testserver/fhir", system)
+        write_resource(
+            ctx,
+            method="PUT",
+            res_type="Patient",
+            res_id=created["id"],
+            body={**created, "gender": "female"},
+        )
+        ctx.finish()
+    again = client.get(f"/fhir/Patient/{created['id']}", headers=facility)
+    assert again.status_code == 200
+    assert again.json()["gender"] == "female"
+    assert again.json()["meta"]["source"] == "urn:ehr:facility:79001"
+    changed = client.put(f"/fhir/Patient/{created['id']}", json=again.json(), headers=facility)
+    assert changed.status_code == 200
