@@ -202,6 +202,69 @@ class UsedAssertion(SQLModel, table=True):
     expires_at: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class PersonNationalId(SQLModel, table=True):
+    """One golden person per national ID, enforced by the primary key on its keyed hash.
+
+    Deterministic linking inserts here first (ignoring a duplicate) and then reads the row:
+    two facilities pushing one CCCD at the same instant meet on this key, not on a
+    read-then-write race. The number itself is never stored, only ``HMAC(secret, number)``.
+    """
+
+    __tablename__ = "person_national_id"
+
+    id_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    person_id: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    created: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PersonLink(SQLModel, table=True):
+    """Which golden person each facility Patient belongs to (exactly one)."""
+
+    __tablename__ = "person_link"
+
+    patient_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    person_id: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    link_type: str = Field(sa_column=Column(String(8), nullable=False))
+    """AUTO (the matcher decided) or MANUAL (a reviewer decided)."""
+    grade: str = Field(sa_column=Column(String(16), nullable=False))
+    """certain (national ID), probable, possible (grey zone, under review)."""
+    score: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    updated: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PersonLinkHistory(SQLModel, table=True):
+    """Every change of a link, so that each can be explained and undone."""
+
+    __tablename__ = "person_link_history"
+    __table_args__ = (Index("ix_link_history_patient", "patient_id", "hid"),)
+
+    hid: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    patient_id: str = Field(sa_column=Column(String(64), nullable=False))
+    person_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    previous_person_id: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True)
+    )
+    action: str = Field(sa_column=Column(String(16), nullable=False))
+    """link, unlink, merge, undo."""
+    link_type: str = Field(sa_column=Column(String(8), nullable=False))
+    actor: str = Field(sa_column=Column(String(128), nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
+    score: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    explanation: str | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    """The matcher's per-field explanation (JSON), for AUTO decisions."""
+    at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MatchBlock(SQLModel, table=True):
+    """Blocking keys of facility Patients: where the matcher looks for candidates."""
+
+    __tablename__ = "match_block"
+    __table_args__ = (Index("ix_match_block_patient", "patient_id"),)
+
+    key: str = Field(sa_column=Column(String(128), primary_key=True))
+    patient_id: str = Field(sa_column=Column(String(64), primary_key=True))
+
+
 SEARCH_TABLES = {
     "token": SearchToken,
     "string": SearchString,
