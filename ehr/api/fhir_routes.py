@@ -39,9 +39,11 @@ async def handle(request: Request) -> Response:
     """Turn an HTTP request into a ``FhirRequest``, run it in a unit of work, render the result."""
     services: Services = request.app.state.services
     settings = services.settings
+    path = request.url.path[len(FHIR_PREFIX) :].strip("/")
+    # Who is calling is settled before the body is read: strangers get no parsing work.
+    policy = access_policy(request, services, public=path == "metadata")
     check_acceptable(request)
     body, form = await read_body(request, settings.max_body_bytes, settings.max_json_depth)
-    path = request.url.path[len(FHIR_PREFIX) :].strip("/")
     req = FhirRequest(
         method=request.method,
         path=path,
@@ -50,7 +52,6 @@ async def handle(request: Request) -> Response:
         body=body,
     )
     base = base_url(request, services)
-    policy = access_policy(request, services, public=path == "metadata")
 
     def work(session: Session) -> FhirResponse:
         ctx = RequestContext(services, session, base, policy)

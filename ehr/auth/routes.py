@@ -70,9 +70,8 @@ def auth_router() -> APIRouter:
 
 
 def auth_service(request: Request) -> AuthService:
-    """The app's ``AuthService``: ``Services.auth``, or ``app.state.auth`` until that exists."""
-    service = getattr(request.app.state.services, "auth", None)
-    service = service or getattr(request.app.state, "auth", None)
+    """The app's ``AuthService`` (``Services.auth``)."""
+    service = request.app.state.services.auth
     if not isinstance(service, AuthService):
         raise RuntimeError("no AuthService configured for the app")
     return service

@@ -13,19 +13,30 @@ import hmac
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import serialization as _serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi.testclient import TestClient
 from jose import jwt
 
 from ehr.auth.keys import public_jwk, thumbprint
+from ehr.auth.service import AuthService
+from ehr.errors import Unauthorized
 
 FACILITY_CODE = "http://fhir.hl7.org.vn/core/sid/facility-code"
 JWKS_EXTENSION = "http://fhir.hl7.org.vn/core/StructureDefinition/jwks"
 SCOPE_POLICY_EXTENSION = "http://fhir.hl7.org.vn/core/StructureDefinition/scope-policy"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_URL = "http://testserver/auth/token"
+FACILITY = "01001"
+"""The facility registered by the ``facility`` fixture, with policy ``POLICY``."""
+POLICY = "system/*.rs system/Encounter.cud system/Observation.cud"
+IDP = "https://id.example.gov.vn"
+"""The trusted identity provider of the tests."""
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -150,3 +161,78 @@ def token_form(assertion: str, scope: str | None = "system/*.rs", **extra: str) 
         form["scope"] = scope
     form.update(extra)
     return form
+
+
+def own_private(service: AuthService) -> Any:
+    key = service.signing_keys[-1]
+    return _serialization.load_pem_private_key(key.private_pem, password=None)
+
+
+def own_claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": "urn:ehr:exchange",
+        "aud": "urn:ehr:fhir",
+        "sub": "01001",
+        "iat": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+        "role": "facility",
+        "facility": "01001",
+        "scope": "system/*.cruds",
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def own_token(service: AuthService, **changes: Any) -> str:
+    return sign(own_claims(**changes), own_private(service), "ES256", service.signing_keys[-1].kid)
+
+
+def refused(service: AuthService, header: str | None) -> Unauthorized:
+    with pytest.raises(Unauthorized) as caught:
+        service.authenticate(header)
+    assert caught.value.status == 401
+    return caught.value
+
+
+def assert_invalid_token(service: AuthService, token: str) -> str:
+    error = refused(service, f"Bearer {token}")
+    challenge = error.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="ehr", error="invalid_token", error_description="')
+    return challenge
+
+
+def post(client: TestClient, form: dict[str, str]) -> Any:
+    return client.post("/auth/token", data=form)
+
+
+def good_assertion(facility: Any, **changes: Any) -> str:
+    claims = {**assertion_claims(facility.code), **changes}
+    return sign({k: v for k, v in claims.items() if v is not None}, facility.ec, "ES256")
+
+
+def assert_error(response: Any, error: str) -> dict:
+    status = 401 if error == "invalid_client" else 400
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["error"] == error and body["error_description"]
+    assert set(body) == {"error", "error_description"}
+    return body
+
+
+@dataclass
+class Facility:
+    """A registered facility and its two private keys (RSA pinned to RS384, EC P-256)."""
+
+    code: str
+    rsa: Any
+    ec: Any
+
+
+def auth_of(app: Any) -> AuthService:
+    """The ``AuthService`` of the app under test."""
+    service = getattr(app.state.services, "auth", None)
+    return service or AuthService.from_settings(app.state.services.settings)

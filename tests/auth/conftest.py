@@ -2,59 +2,42 @@
 
 ``token_client`` (never sending credentials) drives ``/auth/*`` and the SMART discovery
 document: the real app once it includes ``auth_router()``, until then a small app sharing
-the real app's services. Facilities are registered the way the registry does it: ``Organization``
-resources written through the FHIR API (with an admin token).
+the real app's services. Facilities are registered the way the registry does it:
+``Organization`` resources written through the FHIR API (with an admin token).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from auth_helpers import ec_key, jwk, organization, rsa_key
-from fastapi import FastAPI
+from auth_helpers import (
+    FACILITY,
+    IDP,
+    POLICY,
+    Facility,
+    ec_key,
+    jwk,
+    organization,
+    rsa_key,
+)
 from fastapi.testclient import TestClient
 
-from ehr.api.errors import install_error_handlers
-from ehr.auth.routes import auth_router
 from ehr.auth.service import AuthService
-
-FACILITY = "01001"
-POLICY = "system/*.rs system/Encounter.cud system/Observation.cud"
-
-
-def auth_of(app: FastAPI) -> AuthService:
-    service = getattr(app.state.services, "auth", None)
-    return service or AuthService.from_settings(app.state.services.settings)
+from ehr.config import Settings
 
 
 @pytest.fixture
-def anonymous_client(app: FastAPI) -> Iterator[TestClient]:
-    """The real app in-process, with no credentials (``client`` signs in as admin)."""
-    with TestClient(app, base_url="http://testserver") as test_client:
-        yield test_client
+def token_client(anonymous_client: TestClient) -> TestClient:
+    """The real app with no credentials: the token endpoint authenticates by assertion."""
+    return anonymous_client
 
 
 @pytest.fixture
-def token_client(app: FastAPI, anonymous_client: TestClient) -> Iterator[TestClient]:
-    if any(getattr(route, "path", None) == "/auth/token" for route in app.routes):
-        yield anonymous_client
-        return
-    api = FastAPI()
-    api.state.services = app.state.services
-    api.state.auth = auth_of(app)
-    install_error_handlers(api)
-    api.include_router(auth_router())
-    with TestClient(api, base_url="http://testserver") as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def admin_headers(app: FastAPI) -> dict[str, str]:
-    token = auth_of(app).mint(subject="admin", role="admin", scopes="system/*.cruds")
-    return {"Authorization": f"Bearer {token}"}
+def admin_headers(token_for) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return token_for("admin", subject="admin")
 
 
 @pytest.fixture
@@ -69,13 +52,6 @@ def register(client: TestClient, admin_headers: dict[str, str]):  # type: ignore
     return write
 
 
-@dataclass
-class Facility:
-    code: str
-    rsa: Any
-    ec: Any
-
-
 @pytest.fixture
 def facility(register) -> Facility:  # type: ignore[no-untyped-def]
     """Facility 01001: an RSA key (pinned to RS384) and an EC P-256 key, policy ``POLICY``."""
@@ -84,3 +60,18 @@ def facility(register) -> Facility:  # type: ignore[no-untyped-def]
         organization(FACILITY, [jwk(rsa_private, alg="RS384"), jwk(ec_private)], policy=POLICY)
     )
     return Facility(FACILITY, rsa_private, ec_private)
+
+
+@pytest.fixture
+def idp_key() -> Any:
+    """The RSA key of the trusted identity provider ``IDP``."""
+    return rsa_key()
+
+
+@pytest.fixture
+def service(tmp_path: Path, idp_key: Any) -> AuthService:
+    """A service with its own key in ``tmp_path`` that trusts ``IDP`` (key ``idp_key``)."""
+    trusted = {IDP: {"jwks": {"keys": [jwk(idp_key, alg="RS256")]}, "role": "patient"}}
+    return AuthService.from_settings(
+        Settings(data_dir=tmp_path, trusted_issuers=json.dumps(trusted))
+    )

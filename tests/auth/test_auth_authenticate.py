@@ -9,86 +9,31 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from auth_helpers import (
+    assert_invalid_token,
     b64,
     b64json,
     ec_key,
     hs256,
-    jwk,
+    own_claims,
+    own_private,
+    own_token,
     public_pem,
-    rsa_key,
+    refused,
     sign,
     tampered,
     unsigned,
 )
-from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ehr.auth.service import AuthService
-from ehr.config import Settings
 from ehr.errors import Unauthorized
 
-IDP = "https://id.example.gov.vn"
 CCCD = "001090012345"
-
-
-@pytest.fixture
-def idp_key() -> Any:
-    return rsa_key()
-
-
-@pytest.fixture
-def service(tmp_path: Path, idp_key: Any) -> AuthService:
-    trusted = {IDP: {"jwks": {"keys": [jwk(idp_key, alg="RS256")]}, "role": "patient"}}
-    return AuthService.from_settings(
-        Settings(data_dir=tmp_path, trusted_issuers=json.dumps(trusted))
-    )
-
-
-def own_private(service: AuthService) -> Any:
-    key = service.signing_keys[-1]
-    return serialization.load_pem_private_key(key.private_pem, password=None)
-
-
-def own_claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": "urn:ehr:exchange",
-        "aud": "urn:ehr:fhir",
-        "sub": "01001",
-        "iat": now,
-        "exp": now + 300,
-        "jti": str(uuid.uuid4()),
-        "role": "facility",
-        "facility": "01001",
-        "scope": "system/*.cruds",
-    }
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def own_token(service: AuthService, **changes: Any) -> str:
-    return sign(own_claims(**changes), own_private(service), "ES256", service.signing_keys[-1].kid)
-
-
-def refused(service: AuthService, header: str | None) -> Unauthorized:
-    with pytest.raises(Unauthorized) as caught:
-        service.authenticate(header)
-    assert caught.value.status == 401
-    return caught.value
-
-
-def assert_invalid_token(service: AuthService, token: str) -> str:
-    error = refused(service, f"Bearer {token}")
-    challenge = error.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer realm="ehr", error="invalid_token", error_description="')
-    return challenge
 
 
 @pytest.mark.parametrize(
@@ -186,14 +131,6 @@ def test_hs256_keyed_with_the_public_key_is_refused(service: AuthService) -> Non
         assert "not accepted" in assert_invalid_token(service, hs256(own_claims(), secret, kid))
 
 
-def test_an_rsa_public_key_as_hmac_secret_is_refused_for_trusted_issuers(
-    service: AuthService, idp_key: Any
-) -> None:
-    claims = {**own_claims(), "iss": IDP, "cccd": CCCD}
-    token = hs256(claims, public_pem(idp_key), jwk(idp_key)["kid"])
-    assert_invalid_token(service, token)
-
-
 def test_a_tampered_payload_is_refused(service: AuthService) -> None:
     token = service.mint(subject="s", role="facility", scopes="system/*.rs", facility="01001")
     for change in ({"facility": "99999"}, {"role": "admin"}, {"scope": "system/*.cruds"}):
@@ -237,75 +174,6 @@ def test_error_descriptions_are_safe_header_text(service: AuthService) -> None:
     challenge = assert_invalid_token(service, unsigned(own_claims(), 'a"b'))
     description = challenge.split('error_description="', 1)[1]
     assert description.endswith('"') and '"' not in description[:-1]
-
-
-def idp_claims(**changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims = {
-        "iss": IDP,
-        "aud": "urn:ehr:fhir",
-        "sub": "citizen-42",
-        "iat": now,
-        "exp": now + 600,
-        "cccd": CCCD,
-        "scope": "openid profile",
-    }
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def test_a_trusted_issuer_signs_patients_in_by_cccd(service: AuthService, idp_key: Any) -> None:
-    principal = service.authenticate(f"Bearer {sign(idp_claims(), idp_key, 'RS256')}")
-    assert principal.role == "patient" and principal.cccd == CCCD
-    assert principal.subject == "citizen-42" and principal.scopes == ("patient/*.rs",)
-
-
-def test_a_trusted_issuer_cannot_widen_its_access(service: AuthService, idp_key: Any) -> None:
-    claims = idp_claims(
-        role="admin",
-        facility="01001",
-        break_glass="because",
-        patient="someone-else",
-        scope="system/*.cruds patient/Observation.cruds",
-    )
-    principal = service.authenticate(f"Bearer {sign(claims, idp_key, 'RS256')}")
-    assert principal.role == "patient"
-    assert principal.facility is None and principal.break_glass is None
-    assert principal.patient is None
-    assert principal.scopes == ("patient/Observation.rs",)
-
-
-def test_trusted_issuer_tokens_are_checked_like_ours(service: AuthService, idp_key: Any) -> None:
-    assert_invalid_token(service, sign(idp_claims(cccd=None), idp_key, "RS256"))
-    assert_invalid_token(service, sign(idp_claims(cccd="0010900123"), idp_key, "RS256"))
-    assert_invalid_token(service, sign(idp_claims(aud="urn:other"), idp_key, "RS256"))
-    assert_invalid_token(service, sign(idp_claims(exp=int(time.time()) - 600), idp_key, "RS256"))
-    assert_invalid_token(service, sign(idp_claims(), idp_key, "RS384"))  # key pinned to RS256
-    assert_invalid_token(service, sign(idp_claims(), rsa_key(), "RS256", kid=jwk(idp_key)["kid"]))
-    assert_invalid_token(service, sign(idp_claims(iss="https://evil.example"), idp_key, "RS256"))
-
-
-def test_a_trusted_issuer_cannot_be_configured_as_another_role(tmp_path: Path) -> None:
-    trusted = {IDP: {"jwks": {"keys": [jwk(ec_key())]}, "role": "admin"}}
-    with pytest.raises(ValueError):
-        AuthService.from_settings(Settings(data_dir=tmp_path, trusted_issuers=json.dumps(trusted)))
-    with pytest.raises(ValueError):
-        AuthService.from_settings(Settings(data_dir=tmp_path, trusted_issuers="{not json"))
-    same = {"urn:ehr:exchange": {"jwks": {"keys": [jwk(ec_key())]}}}
-    with pytest.raises(ValueError):
-        AuthService.from_settings(Settings(data_dir=tmp_path, trusted_issuers=json.dumps(same)))
-
-
-def test_trusted_issuer_keys_can_come_from_a_file(tmp_path: Path) -> None:
-    key = ec_key()
-    path = tmp_path / "idp.jwks.json"
-    path.write_text(json.dumps({"keys": [jwk(key)]}))
-    trusted = {IDP: {"jwks_path": str(path), "audience": "urn:portal"}}
-    service = AuthService.from_settings(
-        Settings(data_dir=tmp_path, trusted_issuers=json.dumps(trusted))
-    )
-    token = sign(idp_claims(aud="urn:portal"), key, "ES256")
-    assert service.authenticate(f"Bearer {token}").cccd == CCCD
 
 
 def test_mint_refuses_fields_that_would_not_authenticate(service: AuthService) -> None:

@@ -7,57 +7,37 @@ request is an RFC 6749 error (``invalid_client`` 401, the others 400).
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from auth_helpers import (
+    FACILITY,
+    Facility,
+    assert_error,
     assertion_claims,
+    auth_of,
     claims_of,
     ec_key,
+    good_assertion,
     jwk,
     organization,
+    post,
     sign,
     tampered,
     token_form,
 )
-from conftest import FACILITY, Facility, auth_of
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select
 
 from ehr.api.app import create_app
-from ehr.auth.assertions import OAuthError, purge_used
 from ehr.auth.routes import auth_router
-from ehr.auth.token_endpoint import grant_client_credentials
 from ehr.config import Settings
 from ehr.db.schema import UsedAssertion
-from ehr.db.unit_of_work import run_in_unit_of_work
 from ehr.errors import Unauthorized
 
 USED = UsedAssertion.__table__  # type: ignore[attr-defined]
-
-
-def post(client: TestClient, form: dict[str, str]) -> Any:
-    return client.post("/auth/token", data=form)
-
-
-def good_assertion(facility: Facility, **changes: Any) -> str:
-    claims = {**assertion_claims(facility.code), **changes}
-    return sign({k: v for k, v in claims.items() if v is not None}, facility.ec, "ES256")
-
-
-def assert_error(response: Any, error: str) -> dict:
-    status = 401 if error == "invalid_client" else 400
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    assert response.headers["cache-control"] == "no-store"
-    body = response.json()
-    assert body["error"] == error and body["error_description"]
-    assert set(body) == {"error", "error_description"}
-    return body
 
 
 @pytest.mark.parametrize("key_kind", ["ec", "rsa"])
@@ -151,54 +131,6 @@ def test_the_default_policy_is_system_cruds(token_client: TestClient, register: 
     assertion = sign(assertion_claims("02002"), key, "ES256")
     body = post(token_client, token_form(assertion, "system/*.cruds")).json()
     assert body["scope"] == "system/*.cruds"
-
-
-def test_a_replayed_assertion_is_invalid_client(
-    token_client: TestClient, facility: Facility
-) -> None:
-    form = token_form(good_assertion(facility))
-    assert post(token_client, form).status_code == 200
-    body = assert_error(post(token_client, form), "invalid_client")
-    assert "already used" in body["error_description"]
-
-
-def test_a_refused_request_does_not_use_up_the_jti(
-    token_client: TestClient, facility: Facility
-) -> None:
-    assertion = good_assertion(facility)
-    assert_error(post(token_client, token_form(assertion, "system/*.cruds")), "invalid_scope")
-    assert post(token_client, token_form(assertion, "system/*.rs")).status_code == 200
-
-
-def test_concurrent_uses_of_one_assertion_issue_one_token(app: FastAPI, facility: Facility) -> None:
-    services = app.state.services
-    form = list(token_form(good_assertion(facility)).items())
-    barrier = threading.Barrier(4)
-    outcomes: list[str] = []
-
-    def attempt() -> None:
-        barrier.wait()
-        try:
-            run_in_unit_of_work(
-                services.engine,
-                lambda session: grant_client_credentials(
-                    session,
-                    services.registry,
-                    auth_of(app),
-                    form,
-                    ("http://testserver/auth/token",),
-                ),
-            )
-            outcomes.append("token")
-        except OAuthError as error:
-            outcomes.append(error.error)
-
-    threads = [threading.Thread(target=attempt) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(outcomes) == ["invalid_client"] * 3 + ["token"]
 
 
 @pytest.mark.parametrize(
@@ -315,25 +247,6 @@ def test_repeated_parameters_and_non_form_bodies_are_invalid_request(
     assert_error(token_client.post("/auth/token", json=form), "invalid_request")
     big = {**form, "padding": "x" * 70_000}
     assert_error(post(token_client, big), "invalid_request")
-
-
-def test_expired_jtis_are_purged_and_live_ones_kept(app: FastAPI) -> None:
-    engine = app.state.services.engine
-    now = time.time()
-    rows = [
-        {"jti_hash": "old", "client_id": "c", "expires_at": int((now - 10) * 1e6)},
-        {"jti_hash": "live", "client_id": "c", "expires_at": int((now + 100) * 1e6)},
-    ]
-    run_in_unit_of_work(engine, lambda session: session.execute(insert(USED), rows))
-    assert run_in_unit_of_work(engine, lambda session: purge_used(session, now=now)) == 1
-    left = run_in_unit_of_work(
-        engine, lambda session: session.execute(select(USED.c.jti_hash)).scalars().all()
-    )
-    assert left == ["live"]
-    count = run_in_unit_of_work(
-        engine, lambda s: s.execute(select(func.count()).select_from(USED)).scalar_one()
-    )
-    assert count == 1
 
 
 def test_with_a_configured_base_url_only_that_token_url_is_an_audience(
