@@ -38,6 +38,8 @@ class Services:
     registry: SearchRegistry
     compartment: PatientCompartment
     limiter: RateLimiter
+    national_id_secret: bytes
+    """Key of the HMAC under which national IDs are stored for lookup (never the number)."""
     auth: AuthService | None = None
     participants: Sequence[WriteParticipant] = field(default_factory=tuple)
 

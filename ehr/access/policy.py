@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, FromClause, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, and_, exists, false, or_, select, true, union
 
 from ehr.auth.principal import Principal
 from ehr.auth.scopes import allows
-from ehr.db.schema import CareRelationship, Compartment, Resource, SearchToken
+from ehr.db.schema import CareRelationship, Compartment, PersonLink, Resource, SearchToken
 from ehr.errors import Forbidden
 
 Visibility = Callable[[FromClause], ColumnElement[bool]]
@@ -47,6 +47,7 @@ _C = Compartment.__table__  # type: ignore[attr-defined]
 _CARE = CareRelationship.__table__  # type: ignore[attr-defined]
 _R = Resource.__table__  # type: ignore[attr-defined]
 _T = SearchToken.__table__  # type: ignore[attr-defined]
+_LINK = PersonLink.__table__  # type: ignore[attr-defined]
 
 
 ANONYMOUS = Principal(subject="anonymous", role="ministry", scopes=())
@@ -136,13 +137,23 @@ class AccessPolicy:
         )
 
     def _in_compartment_of_own_records(self, table: FromClause) -> ColumnElement[bool]:
-        return exists(
-            select(1).where(_C.c.rid == table.c.rid, _C.c.patient_id.in_(self.own_patient_ids()))
-        )
+        own = _with_linked_records(self.own_patient_ids())
+        return exists(select(1).where(_C.c.rid == table.c.rid, _C.c.patient_id.in_(own)))
 
     def _in_care_of_facility(self, table: FromClause) -> ColumnElement[bool]:
-        return exists(
-            select(1)
-            .select_from(_C.join(_CARE, _CARE.c.patient_id == _C.c.patient_id))
-            .where(_C.c.rid == table.c.rid, _CARE.c.facility == self.facility)
-        )
+        treated = select(_CARE.c.patient_id).where(_CARE.c.facility == self.facility)
+        patients = _with_linked_records(treated)
+        return exists(select(1).where(_C.c.rid == table.c.rid, _C.c.patient_id.in_(patients)))
+
+
+def _with_linked_records(patient_ids):  # type: ignore[no-untyped-def]
+    """``patient_ids`` widened to their persons: the golden records and every facility
+    Patient linked to the same person (a person's records from every facility)."""
+    persons = select(_LINK.c.person_id).where(
+        or_(_LINK.c.patient_id.in_(patient_ids), _LINK.c.person_id.in_(patient_ids))
+    )
+    return union(
+        patient_ids,
+        persons,
+        select(_LINK.c.patient_id).where(_LINK.c.person_id.in_(persons)),
+    )

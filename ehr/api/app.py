@@ -18,6 +18,8 @@ from ehr.config import Settings, get_settings
 from ehr.context import Services
 from ehr.db.engine import make_engine
 from ehr.db.migrate import upgrade
+from ehr.mpi.linking import PersonLinking
+from ehr.mpi.national_id_hash import load_or_create_secret
 from ehr.search.registry import load_registry
 
 
@@ -36,8 +38,9 @@ def build_services(settings: Settings) -> Services:
         registry=load_registry(settings.profiles_dir),
         compartment=load_patient_compartment(settings.profiles_dir),
         limiter=RateLimiter(settings.rate_limit_per_minute),
+        national_id_secret=load_or_create_secret(settings.key_dir() / "national-id-hmac.key"),
         auth=AuthService.from_settings(settings),
-        participants=(CareRelationships(), AuditWrites()),
+        participants=(PersonLinking(), CareRelationships(), AuditWrites()),
     )
 
 

@@ -16,3 +16,12 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     session.execute(module.insert(table).on_conflict_do_nothing(), rows)
+
+
+def upsert(session: Session, table: Table, row: dict[str, Any], key: tuple[str, ...]) -> None:
+    """Insert ``row``, or update the existing row with the same ``key`` columns to match it."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).values(**row)
+    changes = {name: statement.excluded[name] for name in row if name not in key}
+    session.execute(statement.on_conflict_do_update(index_elements=list(key), set_=changes))

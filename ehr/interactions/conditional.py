@@ -14,10 +14,14 @@ from ehr.context import RequestContext
 from ehr.db.locks import serialize_on
 from ehr.errors import BadRequest
 from ehr.interactions.messages import FhirRequest
+from ehr.mpi.golden import GOLDEN_TAG
 from ehr.search.query import parse_search
 from ehr.storage.repository import StoredResource
 
 _NOT_CRITERIA = {"_format", "_pretty", "_summary", "_elements"}
+_CLIENT_RECORDS = {"Patient": [("_tag:not", f"{GOLDEN_TAG['system']}|{GOLDEN_TAG['code']}")]}
+"""Golden person records belong to the exchange: a client's conditional write never targets
+one (a CCCD in ``If-None-Exist`` must find the facility's record, not the person's)."""
 
 
 def criteria_of(req: FhirRequest) -> str:
@@ -40,7 +44,7 @@ def match_conditional(
         serialize_on(ctx.session, f"{res_type}?{urlencode(sorted(params))}")
     query = parse_search(
         res_type,
-        [*params, ("_count", "2"), ("_total", "none")],
+        [*params, *_CLIENT_RECORDS.get(res_type, ()), ("_count", "2"), ("_total", "none")],
         ctx.registry,
         strict=True,
         base_url=ctx.base_url,

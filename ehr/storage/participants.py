@@ -35,6 +35,8 @@ class Change:
     previous: StoredResource | None
     patients: set[str] = field(default_factory=set)
     """Patients whose compartment holds the stored version (filled in before ``after_store``)."""
+    notes: dict[str, Any] = field(default_factory=dict)
+    """What a participant decided in ``before_store`` and acts on in ``after_store``."""
 
 
 class WriteParticipant(Protocol):

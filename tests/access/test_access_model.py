@@ -45,7 +45,10 @@ def _observation(subject: str) -> dict:
 
 @pytest.fixture
 def world(client, token_for):  # type: ignore[no-untyped-def]
-    """Facility A treats patient pa (CCCD 079190000001), facility B treats pb."""
+    """Facility A treats patient pa (CCCD 079190000001), facility B treats pb.
+
+    Each facility Patient is linked to its golden person (ga, gb), which its facility sees.
+    """
     a, b = token_for("facility", facility=A), token_for("facility", facility=B)
     made: dict = {"a": a, "b": b}
     for who, token, number in (("a", a, "079190000001"), ("b", b, "001085000002")):
@@ -55,6 +58,8 @@ def world(client, token_for):  # type: ignore[no-untyped-def]
         e = client.post("/fhir/Encounter", json=_encounter(ref), headers=token).json()
         o = client.post("/fhir/Observation", json=_observation(ref), headers=token).json()
         made[f"p{who}"], made[f"e{who}"], made[f"o{who}"] = p["id"], e["id"], o["id"]
+        golden = next(link for link in p["link"] if link["type"] == "refer")
+        made[f"g{who}"] = golden["other"]["reference"].removeprefix("Patient/")
     return made
 
 
@@ -78,8 +83,9 @@ def test_a_facility_reads_only_persons_it_treats(client, world):
     assert denied.status_code == 403
     assert "X-Break-Glass-Reason" in outcome_issue(denied)["diagnostics"]
     assert client.get(f"/fhir/Observation/{world['ob']}", headers=a).status_code == 403
-    assert _ids(client.get("/fhir/Patient", headers=a)) == {world["pa"]}
+    assert _ids(client.get("/fhir/Patient", headers=a)) == {world["pa"], world["ga"]}
     assert _ids(client.get("/fhir/Observation", headers=a)) == {world["oa"]}
+    assert client.get(f"/fhir/Patient/{world['gb']}", headers=a).status_code == 403
     assert _ids(client.get(f"/fhir/Observation?subject=Patient/{world['pb']}", headers=a)) == set()
 
 
@@ -89,7 +95,8 @@ def test_includes_chains_and_totals_never_reveal_another_facilitys_person(client
     assert _ids(included) == {world["ea"], world["pa"]}
     assert included.json()["total"] == 1
     rev = client.get("/fhir/Patient", params={"_revinclude": "Observation:subject"}, headers=a)
-    assert _ids(rev) == {world["pa"], world["oa"]}
+    assert _ids(rev) == {world["pa"], world["ga"], world["oa"]}
+    assert rev.json()["total"] == 2
     chained = client.get(
         "/fhir/Observation", params={"subject:Patient.identifier": "001085000002"}, headers=a
     )
@@ -143,7 +150,7 @@ def test_the_ministry_sees_no_person_level_data(client, world, token_for):
 
 def test_a_patient_reads_only_their_own_compartment(client, world, token_for):
     me = token_for("patient", cccd="079190000001")
-    assert _ids(client.get("/fhir/Patient", headers=me)) == {world["pa"]}
+    assert _ids(client.get("/fhir/Patient", headers=me)) == {world["pa"], world["ga"]}
     assert _ids(client.get("/fhir/Observation", headers=me)) == {world["oa"]}
     assert client.get(f"/fhir/Patient/{world['pb']}", headers=me).status_code == 403
     assert (
@@ -160,7 +167,8 @@ def test_break_glass_allows_emergency_reading_and_flags_it(client, app, world):
     event = _audit_events(app)[-1]
     assert event["meta"]["security"][0]["code"] == "BTG"
     assert event["purposeOfEvent"][0]["text"] == "unconscious patient in the emergency room"
-    assert event["entity"][0]["what"]["reference"] == f"Patient/{world['pb']}"
+    whose = {e["what"]["reference"] for e in event["entity"] if "what" in e}
+    assert f"Patient/{world['pb']}" in whose
 
 
 def test_every_allowed_and_denied_access_leaves_exactly_one_audit_event(client, app, world):

@@ -1,0 +1,241 @@
+"""Each facility Patient is linked to one golden person; by national ID, deterministically."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from fhir_helpers import outcome_issue, patient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from ehr.db.schema import PersonLink, PersonLinkHistory
+from ehr.mpi.cccd import make_cccd
+from ehr.mpi.golden import GOLDEN_TAG
+
+CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
+GOLDEN = f"{GOLDEN_TAG['system']}|{GOLDEN_TAG['code']}"
+HANOI_MAN_1990 = make_cccd("001", "male", 1990, 12345)
+
+
+def _with_cccd(number: str, **extra) -> dict:  # type: ignore[no-untyped-def]
+    return patient(identifier=[{"system": CCCD, "value": number}], **extra)
+
+
+def _person_of(resource: dict) -> str:
+    refer = [link for link in resource.get("link", []) if link["type"] == "refer"]
+    assert len(refer) == 1, resource.get("link")
+    return refer[0]["other"]["reference"].removeprefix("Patient/")
+
+
+def _push(client, token_for, facility: str, body: dict) -> dict:  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/fhir/Patient", json=body, headers=token_for("facility", facility=facility)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _persons(app) -> int:  # type: ignore[no-untyped-def]
+    with app.state.services.engine.connect() as connection:
+        return connection.execute(
+            select(func.count(func.distinct(PersonLink.person_id)))
+        ).scalar_one()
+
+
+def test_a_patient_with_a_national_id_gets_a_golden_person(client, token_for):
+    pushed = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
+    golden = client.get(f"/fhir/Patient/{_person_of(pushed)}").json()
+    assert GOLDEN_TAG in golden["meta"]["tag"]
+    assert golden["identifier"] == [{"system": CCCD, "value": HANOI_MAN_1990}]
+    assert golden["link"] == [
+        {"other": {"reference": f"Patient/{pushed['id']}"}, "type": "seealso"}
+    ]
+    assert golden["name"] == pushed["name"]
+
+
+def test_two_facilities_pushing_one_national_id_share_one_person(client, app, token_for):
+    first = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
+    second = _push(client, token_for, "01002", _with_cccd(HANOI_MAN_1990, gender="male"))
+    assert _person_of(first) == _person_of(second)
+    golden = client.get(f"/fhir/Patient/{_person_of(first)}").json()
+    assert {link["other"]["reference"] for link in golden["link"]} == {
+        f"Patient/{first['id']}",
+        f"Patient/{second['id']}",
+    }
+    found = client.get("/fhir/Patient", params={"identifier": f"{CCCD}|{HANOI_MAN_1990}"}).json()
+    ids = {entry["resource"]["id"] for entry in found["entry"]}
+    assert ids == {first["id"], second["id"], _person_of(first)}
+    assert _persons(app) == 1
+
+
+def test_twenty_concurrent_pushes_of_one_national_id_make_one_person(live_server, app):
+    auth = app.state.services.auth
+    number = make_cccd("079", "female", 1985, 4242)
+
+    def push(index: int) -> str:
+        token = auth.mint(
+            subject=f"f{index}",
+            role="facility",
+            scopes="system/*.cruds",
+            facility=f"{10000 + index}",
+        )
+        response = httpx.post(
+            f"{live_server.base_url}/Patient",
+            json=_with_cccd(number, gender="female"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        assert response.status_code == 201, response.text
+        return _person_of(response.json())
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        persons = set(pool.map(push, range(20)))
+    assert len(persons) == 1
+    assert _persons(app) == 1
+    golden = httpx.get(
+        f"{live_server.base_url}/Patient/{persons.pop()}", headers=live_server.headers
+    ).json()
+    assert len(golden["link"]) == 20
+
+
+def test_a_malformed_or_unknown_national_id_is_rejected_and_nothing_is_written(
+    client, store_counts
+):
+    before = store_counts()
+    for number in ("12345", "00109001234X", "999090012345"):
+        response = client.post("/fhir/Patient", json=_with_cccd(number))
+        assert response.status_code == 422, number
+        assert outcome_issue(response)["expression"] == ["Patient.identifier[0].value"]
+    assert store_counts() == before
+
+
+def test_two_different_national_ids_on_one_patient_are_rejected(client, store_counts):
+    before = store_counts()
+    body = patient(
+        identifier=[
+            {"system": CCCD, "value": HANOI_MAN_1990},
+            {"system": CCCD, "value": make_cccd("079", "male", 1990, 1)},
+        ]
+    )
+    response = client.post("/fhir/Patient", json=body)
+    assert response.status_code == 422
+    assert outcome_issue(response)["expression"] == ["Patient.identifier"]
+    assert store_counts() == before
+
+
+def test_a_sex_or_birth_year_conflict_is_accepted_and_opens_a_review_task(client):
+    woman_1990 = make_cccd("001", "female", 1990, 777)
+    pushed = client.post("/fhir/Patient", json=_with_cccd(woman_1990, gender="male"))
+    assert pushed.status_code == 201
+    tasks = client.get("/fhir/Task", params={"focus": f"Patient/{pushed.json()['id']}"}).json()
+    assert len(tasks["entry"]) == 1
+    task = tasks["entry"][0]["resource"]
+    assert task["code"]["coding"][0]["code"] == "identity-conflict"
+    assert woman_1990 not in task["description"]  # the number never appears in text
+
+
+def test_pushing_the_same_patient_again_changes_no_link(client, app, token_for):
+    pushed = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
+    facility = token_for("facility", facility="79001")
+    again = client.put(f"/fhir/Patient/{pushed['id']}", json=pushed, headers=facility).json()
+    assert _person_of(again) == _person_of(pushed)
+    with app.state.services.engine.connect() as connection:
+        changes = connection.execute(
+            select(func.count()).select_from(PersonLinkHistory)
+        ).scalar_one()
+    assert changes == 1
+
+
+def test_a_national_id_arriving_later_moves_the_record_to_that_person(client, token_for):
+    known = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
+    anonymous = _push(client, token_for, "01002", patient())
+    assert _person_of(anonymous) != _person_of(known)
+    facility = token_for("facility", facility="01002")
+    updated = client.put(
+        f"/fhir/Patient/{anonymous['id']}",
+        json={**anonymous, "identifier": [{"system": CCCD, "value": HANOI_MAN_1990}]},
+        headers=facility,
+    ).json()
+    assert _person_of(updated) == _person_of(known)
+    assert client.get(f"/fhir/Patient/{_person_of(anonymous)}").status_code == 410
+
+
+def test_survivorship_takes_the_newest_address_and_the_verified_name(client, token_for):
+    old = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990, address=[{"city": "Huế"}]))
+    _push(
+        client,
+        token_for,
+        "01002",
+        _with_cccd(
+            HANOI_MAN_1990,
+            address=[{"city": "Đà Nẵng"}],
+            name=[{"family": "Nguyen", "given": ["An"]}],
+        ),
+    )
+    golden = client.get(f"/fhir/Patient/{_person_of(old)}").json()
+    assert golden["address"] == [{"city": "Đà Nẵng"}]
+    assert golden["name"] == [{"family": "Nguyen", "given": ["An"]}]
+
+
+def test_a_facility_reads_the_records_other_facilities_hold_for_a_person_it_treats(
+    client, token_for
+):
+    a, b = token_for("facility", facility="79001"), token_for("facility", facility="01002")
+    pa = client.post("/fhir/Patient", json=_with_cccd(HANOI_MAN_1990), headers=a).json()
+    pb = client.post("/fhir/Patient", json=_with_cccd(HANOI_MAN_1990), headers=b).json()
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "mạch"},
+        "subject": {"reference": f"Patient/{pb['id']}"},
+    }
+    ob = client.post("/fhir/Observation", json=observation, headers=b).json()
+    assert client.get(f"/fhir/Observation/{ob['id']}", headers=a).status_code == 403
+    encounter = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"code": "AMB"},
+        "subject": {"reference": f"Patient/{pa['id']}"},
+    }
+    assert client.post("/fhir/Encounter", json=encounter, headers=a).status_code == 201
+    assert client.get(f"/fhir/Observation/{ob['id']}", headers=a).status_code == 200
+    stranger = token_for("facility", facility="48003")
+    assert client.get(f"/fhir/Observation/{ob['id']}", headers=stranger).status_code == 403
+
+
+def test_conditional_create_by_national_id_finds_the_facility_record_not_the_person(client):
+    headers = {"If-None-Exist": f"identifier={CCCD}|{HANOI_MAN_1990}"}
+    first = client.post("/fhir/Patient", json=_with_cccd(HANOI_MAN_1990), headers=headers)
+    second = client.post("/fhir/Patient", json=_with_cccd(HANOI_MAN_1990), headers=headers)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"]
+
+
+numbers = st.sampled_from(
+    [make_cccd(p, "male", 1980 + i, i) for i, p in enumerate(("001", "079", "048", "031"))]
+)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(pushes=st.lists(st.tuples(st.integers(0, 3), numbers), min_size=1, max_size=6))
+def test_linking_by_national_id_is_order_independent_and_idempotent(client, app, pushes):
+    """Records with one national ID end in one person, whatever the order; again = no change."""
+    groups: dict[str, set[str]] = {}
+    for facility, number in pushes:
+        body = _with_cccd(number, gender="male", birthDate=f"19{number[4:6]}-01-01")
+        response = client.post("/fhir/Patient", json=body, headers={"X-Facility": str(facility)})
+        assert response.status_code == 201, response.text
+        groups.setdefault(number, set()).add(_person_of(response.json()))
+        again = client.put(f"/fhir/Patient/{response.json()['id']}", json=response.json())
+        assert _person_of(again.json()) == _person_of(response.json())
+    for number, persons in groups.items():
+        found = client.get(
+            "/fhir/Patient", params={"identifier": f"{CCCD}|{number}", "_tag": GOLDEN}
+        ).json()
+        assert len(persons) == 1 and len(found["entry"]) == 1, number
