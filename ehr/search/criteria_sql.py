@@ -70,15 +70,29 @@ def search_clause(
     """The condition a live ``resource`` row must meet to match ``query`` (and be visible)."""
     now = now_micros() if now_us is None else now_us
     conditions = [resource.c.deleted == false()]
-    if len(query.types) == 1:
-        conditions.append(resource.c.res_type == query.types[0])
-    elif query.types:
-        conditions.append(resource.c.res_type.in_(query.types))
+    # An index criterion already confines the rows to its types; repeating the type on the
+    # resource table tempts a planner without statistics (a fresh SQLite file) into scanning
+    # every resource of the type through (res_type, res_id) instead of probing by rid.
+    if not _typed_by_an_index_criterion(query):
+        if len(query.types) == 1:
+            conditions.append(resource.c.res_type == query.types[0])
+        elif query.types:
+            conditions.append(resource.c.res_type.in_(query.types))
     for criterion in query.criteria:
         conditions.append(criterion_clause(criterion, resource, now_us=now, visible=visible))
     if visible is not None:
         conditions.append(visible(resource))
     return and_(*conditions)
+
+
+def _typed_by_an_index_criterion(query: SearchQuery) -> bool:
+    return bool(query.types) and any(
+        criterion.param.code not in ("_id", "_lastUpdated")
+        and criterion.modifier not in ("not", "missing")
+        and criterion.param.resource_types
+        and set(criterion.param.resource_types) <= set(query.types)
+        for criterion in query.criteria
+    )
 
 
 def criterion_clause(

@@ -27,6 +27,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine
+
 from ehr.api.app import build_services
 from ehr.config import Settings
 from ehr.context import RequestContext
@@ -35,6 +37,11 @@ from ehr.storage.write import new_id, write_resource
 
 CCCD_SYSTEM = "http://fhir.hl7.org.vn/core/sid/cccd"
 BASE_URL = "http://127.0.0.1:8000/fhir"
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
 
 # Family names with their approximate share of the population (percent).
 FAMILY_NAMES = [
@@ -64,18 +71,16 @@ MIDDLE_NAMES = {
     "female": ["Thị", "Ngọc", "Thu", "Thanh", "Kim", "Hồng", "Phương", "Mỹ", "Bảo", "Khánh"],
 }
 GIVEN_NAMES = {
-    "male": [
-        "An", "Anh", "Bảo", "Bình", "Cường", "Dũng", "Duy", "Đạt", "Hải", "Hiếu", "Hoàng",
-        "Hùng", "Huy", "Khang", "Khánh", "Khoa", "Long", "Lộc", "Minh", "Nam", "Nghĩa",
-        "Phong", "Phúc", "Quân", "Quang", "Sơn", "Tài", "Thắng", "Thành", "Thịnh", "Trí",
-        "Trung", "Tuấn", "Tùng", "Việt", "Vinh",
-    ],  # fmt: skip
-    "female": [
-        "An", "Anh", "Chi", "Dung", "Diệp", "Giang", "Hà", "Hạnh", "Hằng", "Hiền", "Hoa",
-        "Hồng", "Hương", "Huyền", "Lan", "Liên", "Linh", "Loan", "Mai", "My", "Nga", "Ngân",
-        "Ngọc", "Nhung", "Oanh", "Phương", "Quỳnh", "Tâm", "Thảo", "Thủy", "Trang", "Trinh",
-        "Tuyết", "Uyên", "Vân", "Vy", "Yến",
-    ],  # fmt: skip
+    "male": _words("""
+        An Anh Bảo Bình Cường Dũng Duy Đạt Hải Hiếu Hoàng Hùng Huy Khang Khánh Khoa Long Lộc
+        Minh Nam Nghĩa Phong Phúc Quân Quang Sơn Tài Thắng Thành Thịnh Trí Trung Tuấn Tùng
+        Việt Vinh
+    """),
+    "female": _words("""
+        An Anh Chi Dung Diệp Giang Hà Hạnh Hằng Hiền Hoa Hồng Hương Huyền Lan Liên Linh Loan
+        Mai My Nga Ngân Ngọc Nhung Oanh Phương Quỳnh Tâm Thảo Thủy Trang Trinh Tuyết Uyên
+        Vân Vy Yến
+    """),
 }
 # CCCD province code, province name, some of its districts (quận/huyện/thị xã), weight.
 PROVINCES = [
@@ -97,13 +102,27 @@ PROVINCES = [
     ("052", "Bình Định", ["Quy Nhơn", "An Nhơn", "Hoài Nhơn"], 1.5),
 ]
 STREETS = [
-    "Lê Lợi", "Trần Hưng Đạo", "Nguyễn Huệ", "Hai Bà Trưng", "Lý Thường Kiệt", "Quang Trung",
-    "Nguyễn Trãi", "Lê Duẩn", "Phan Chu Trinh", "Điện Biên Phủ", "Võ Văn Tần", "Hùng Vương",
-    "Bà Triệu", "Nguyễn Du", "Trần Phú", "Lạc Long Quân",
-]  # fmt: skip
-MOBILE_PREFIXES = ["032", "033", "034", "035", "036", "037", "038", "039", "070", "076",
-                   "077", "078", "079", "081", "082", "083", "084", "085", "086", "088",
-                   "089", "090", "091", "093", "094", "096", "097", "098"]  # fmt: skip
+    "Lê Lợi",
+    "Trần Hưng Đạo",
+    "Nguyễn Huệ",
+    "Hai Bà Trưng",
+    "Lý Thường Kiệt",
+    "Quang Trung",
+    "Nguyễn Trãi",
+    "Lê Duẩn",
+    "Phan Chu Trinh",
+    "Điện Biên Phủ",
+    "Võ Văn Tần",
+    "Hùng Vương",
+    "Bà Triệu",
+    "Nguyễn Du",
+    "Trần Phú",
+    "Lạc Long Quân",
+]
+MOBILE_PREFIXES = _words("""
+    032 033 034 035 036 037 038 039 070 076 077 078 079 081 082 083 084 085 086 088 089
+    090 091 093 094 096 097 098
+""")
 
 
 class PatientFactory:
@@ -169,6 +188,21 @@ class PatientFactory:
         }
 
 
+def analyze(settings: Settings) -> float:
+    """Gather planner statistics (``ANALYZE``); return the seconds it took.
+
+    PostgreSQL's autovacuum would do this by itself some time after a bulk load (when it is
+    on); SQLite never does, and without statistics it may pick a poor plan (see
+    ``docs/benchmarks.md``).
+    """
+    engine = create_engine(settings.resolved_database_url())
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return time.perf_counter() - started
+
+
 def load(settings: Settings, count: int, batch: int, seed: int, out: Path) -> float:
     """Write ``count`` Patients in units of ``batch``; return Patients per second."""
     services = build_services(settings)
@@ -210,12 +244,17 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", default="", help="default: EHR_DATABASE_URL, else the SQLite default"
     )
     parser.add_argument("--out", type=Path, required=True, help="id<TAB>cccd file to write")
+    parser.add_argument(
+        "--analyze", action="store_true", help="run ANALYZE after loading (planner statistics)"
+    )
     args = parser.parse_args(argv)
     settings = Settings(database_url=args.database_url) if args.database_url else Settings()
     url = settings.resolved_database_url()
     print(f"loading {args.count:,} Patients into {url}", file=sys.stderr)
     rate = load(settings, args.count, args.batch, args.seed, args.out)
     print(f"loaded {args.count:,} Patients at {rate:,.0f}/s; ids in {args.out}")
+    if args.analyze:
+        print(f"ANALYZE took {analyze(settings):.1f} s")
     return 0
 
 
