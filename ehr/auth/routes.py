@@ -30,6 +30,7 @@ from ehr.auth.service import AuthService
 from ehr.auth.token_endpoint import TokenGrant, grant_client_credentials
 from ehr.config import Settings
 from ehr.db.unit_of_work import run_in_unit_of_work
+from ehr.errors import TooManyRequests
 
 TOKEN_PATH = "/auth/token"
 JWKS_PATH = "/auth/jwks"
@@ -89,6 +90,12 @@ async def token(request: Request) -> Response:
     auth = auth_service(request)
     audiences = (public_root(request, services.settings) + TOKEN_PATH,)
     lifetime = services.settings.access_token_lifetime_s
+    caller = request.client.host if request.client else "unknown"
+    try:
+        services.limiter.check(f"token-endpoint:{caller}")
+    except TooManyRequests as limited:
+        body = {"error": "invalid_request", "error_description": limited.diagnostics}
+        return JSONResponse(body, status_code=429, headers={**NO_STORE, **limited.headers})
     try:
         form = await _read_form(request)
 

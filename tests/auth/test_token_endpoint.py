@@ -275,3 +275,16 @@ def test_with_a_configured_base_url_only_that_token_url_is_an_audience(
             assert post(client, token_form(sign(public, key, "ES256"))).status_code == 200
     finally:
         app.state.services.engine.dispose()
+
+
+def test_the_token_endpoint_is_rate_limited_per_caller(app, token_client) -> None:  # type: ignore[no-untyped-def]
+    app.state.services.limiter.per_minute = 2
+    app.state.services.limiter._buckets.clear()
+    form = {"grant_type": "client_credentials"}
+    statuses = [token_client.post("/auth/token", data=form).status_code for _ in range(3)]
+    assert all(status in (400, 401) for status in statuses[:2]), statuses
+    assert statuses[2] == 429
+    limited = token_client.post("/auth/token", data=form)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["error"] == "invalid_request"
+    assert limited.headers["Cache-Control"] == "no-store"
