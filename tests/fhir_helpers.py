@@ -30,6 +30,16 @@ def outcome_issue(response: httpx.Response) -> dict:
     return body["issue"][0]
 
 
+def encounter(subject: str) -> dict:
+    """A minimal valid ambulatory Encounter of ``subject`` (a reference string)."""
+    return {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": subject},
+    }
+
+
 def count_of(client: Any, resource_type: str) -> int:
     """How many current resources of ``resource_type`` a search finds (as the client sees)."""
     response = client.get(f"/fhir/{resource_type}", params={"_summary": "count"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from fhir_helpers import outcome_issue, patient
+from fhir_helpers import encounter, outcome_issue, patient
 from sqlalchemy import select
 
 from ehr.db.schema import Resource
@@ -22,15 +22,6 @@ def _audit_events(app) -> list[dict]:  # type: ignore[no-untyped-def]
             select(Resource.content).where(Resource.res_type == "AuditEvent").order_by(Resource.rid)
         )
         return [orjson.loads(row.content) for row in rows]
-
-
-def _encounter(subject: str) -> dict:
-    return {
-        "resourceType": "Encounter",
-        "status": "finished",
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
-        "subject": {"reference": subject},
-    }
 
 
 def _observation(subject: str) -> dict:
@@ -55,7 +46,7 @@ def world(client, token_for):  # type: ignore[no-untyped-def]
         body = patient(identifier=[{"system": CCCD, "value": number}])
         p = client.post("/fhir/Patient", json=body, headers=token).json()
         ref = f"Patient/{p['id']}"
-        e = client.post("/fhir/Encounter", json=_encounter(ref), headers=token).json()
+        e = client.post("/fhir/Encounter", json=encounter(ref), headers=token).json()
         o = client.post("/fhir/Observation", json=_observation(ref), headers=token).json()
         made[f"p{who}"], made[f"e{who}"], made[f"o{who}"] = p["id"], e["id"], o["id"]
         golden = next(link for link in p["link"] if link["type"] == "refer")

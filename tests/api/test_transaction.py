@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fhir_helpers import count_of, outcome_issue, patient
+from fhir_helpers import count_of, encounter, outcome_issue, patient
 
 CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
-
-
-def _encounter(subject: str) -> dict:
-    return {
-        "resourceType": "Encounter",
-        "status": "finished",
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
-        "subject": {"reference": subject},
-    }
 
 
 def _entry(resource: dict, method: str = "POST", url: str | None = None, **extra) -> dict:  # type: ignore[no-untyped-def]
@@ -33,7 +24,7 @@ def _bundle(entries: list[dict], kind: str = "transaction") -> dict:
 def test_transaction_resolves_urn_uuid_references_and_answers_in_request_order(client):
     bundle = _bundle(
         [
-            _entry(_encounter("urn:uuid:6d3c1d7e-0000-4000-8000-000000000001")),
+            _entry(encounter("urn:uuid:6d3c1d7e-0000-4000-8000-000000000001")),
             _entry(patient(), fullUrl="urn:uuid:6d3c1d7e-0000-4000-8000-000000000001"),
         ]
     )
@@ -52,7 +43,7 @@ def test_a_failing_entry_rolls_back_the_whole_transaction(client, store_counts):
     bundle = _bundle(
         [
             _entry(patient(), fullUrl="urn:uuid:6d3c1d7e-0000-4000-8000-000000000002"),
-            _entry(_encounter("urn:uuid:6d3c1d7e-0000-4000-8000-000000000002")),
+            _entry(encounter("urn:uuid:6d3c1d7e-0000-4000-8000-000000000002")),
             _entry({"resourceType": "Patient", "gender": "robot"}),
         ]
     )
@@ -94,7 +85,7 @@ def test_if_none_exist_in_a_transaction_reuses_the_existing_resource(client):
                     "ifNoneExist": f"identifier={CCCD}|001090000077",
                 },
             ),
-            _entry(_encounter("urn:uuid:6d3c1d7e-0000-4000-8000-000000000003")),
+            _entry(encounter("urn:uuid:6d3c1d7e-0000-4000-8000-000000000003")),
         ]
     )
     result = client.post("/fhir", json=bundle).json()
@@ -105,7 +96,7 @@ def test_if_none_exist_in_a_transaction_reuses_the_existing_resource(client):
 def test_conditional_references_are_resolved_to_the_single_match(client):
     identifier = [{"system": CCCD, "value": "001090000078"}]
     existing = client.post("/fhir/Patient", json=patient(identifier=identifier)).json()
-    bundle = _bundle([_entry(_encounter(f"Patient?identifier={CCCD}|001090000078"))])
+    bundle = _bundle([_entry(encounter(f"Patient?identifier={CCCD}|001090000078"))])
     result = client.post("/fhir", json=bundle).json()
     assert result["entry"][0]["resource"]["subject"]["reference"] == f"Patient/{existing['id']}"
 
@@ -122,9 +113,9 @@ def test_conditional_references_are_resolved_to_the_single_match(client):
             ),
             400,
         ),
-        (_bundle([_entry(_encounter("urn:uuid:6d3c1d7e-0000-4000-8000-00000000dead"))]), 422),
-        (_bundle([_entry(_encounter("Patient?identifier=nobody|0"))]), 400),
-        (_bundle([_entry(_encounter("Patient/ghost"))]), 422),
+        (_bundle([_entry(encounter("urn:uuid:6d3c1d7e-0000-4000-8000-00000000dead"))]), 422),
+        (_bundle([_entry(encounter("Patient?identifier=nobody|0"))]), 400),
+        (_bundle([_entry(encounter("Patient/ghost"))]), 422),
         (_bundle([{"request": {"method": "POST", "url": "Patient"}}]), 400),
         (_bundle([{"resource": patient()}]), 400),
         (_bundle([_entry(patient(), "FETCH")]), 400),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from fhir_helpers import outcome_issue, patient
+from fhir_helpers import encounter, outcome_issue, patient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -193,13 +193,8 @@ def test_a_facility_reads_the_records_other_facilities_hold_for_a_person_it_trea
     }
     ob = client.post("/fhir/Observation", json=observation, headers=b).json()
     assert client.get(f"/fhir/Observation/{ob['id']}", headers=a).status_code == 403
-    encounter = {
-        "resourceType": "Encounter",
-        "status": "finished",
-        "class": {"code": "AMB"},
-        "subject": {"reference": f"Patient/{pa['id']}"},
-    }
-    assert client.post("/fhir/Encounter", json=encounter, headers=a).status_code == 201
+    visit = encounter(f"Patient/{pa['id']}")
+    assert client.post("/fhir/Encounter", json=visit, headers=a).status_code == 201
     assert client.get(f"/fhir/Observation/{ob['id']}", headers=a).status_code == 200
     stranger = token_for("facility", facility="48003")
     assert client.get(f"/fhir/Observation/{ob['id']}", headers=stranger).status_code == 403
