@@ -1,7 +1,8 @@
 """The master patient index: one golden person behind the Patients many facilities push.
 
-PRODUCT.md section 3. This package starts with the identifier layer, pure code with no
-database, so every rule about national and secondary IDs can be tested on its own:
+PRODUCT.md section 3.
+
+Identifiers (pure code):
 
 - ``ehr.mpi.cccd``: the 12-digit national ID (CCCD), parsed and checked against the
   birth-province prefixes of the old 63-province scheme.
@@ -10,4 +11,14 @@ database, so every rule about national and secondary IDs can be tested on its ow
   human-facing text, because a national ID must never reach a log.
 - ``ehr.mpi.patient_identity``: what a pushed Patient says about who it is, with the
   identifier errors that reject it and the conflicts that only flag it for review.
+
+Probabilistic matching (pure code, rules as data in ``fhir_profiles/mpi-rules.json``):
+
+- ``ehr.mpi.features``: a Patient as a normalised ``MatchRecord``.
+- ``ehr.mpi.blocking``: the keys under which records are indexed and candidates found.
+- ``ehr.mpi.comparators``, ``ehr.mpi.scoring``: field agreement levels and Fellegi-Sunter
+  weights to a score, a decision (auto-link, review, new person) and a match grade.
+- ``ehr.mpi.rules``: loading and checking the rules.
+
+Linking (in the write transaction): ``ehr.mpi.linking`` and ``ehr.mpi.golden``.
 """
