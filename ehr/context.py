@@ -65,6 +65,12 @@ class RequestContext:
 
         return GuardedStore(self)
 
+    def as_exchange(self) -> RequestContext:
+        """The exchange acting on its own in this unit of work (golden records, review tasks):
+        an unrestricted policy, the same session and audit trail."""
+        policy = AccessPolicy(None, self.policy.person_types, self.policy.cccd_system)
+        return RequestContext(self.services, self.session, self.base_url, policy, audit=self.audit)
+
     def finish(self) -> None:
         """End-of-unit work that must see every write of the unit: audit, then integrity."""
         from ehr.storage.references import verify_references

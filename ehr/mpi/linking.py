@@ -23,13 +23,21 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import insert, select
 
-from ehr.access.policy import AccessPolicy
 from ehr.db.locks import serialize_on
 from ehr.db.schema import PersonLink, PersonLinkHistory, PersonNationalId, Resource
 from ehr.db.upsert import insert_ignoring_duplicates, upsert
+from ehr.mpi.candidates import (
+    Matching,
+    candidates,
+    decide,
+    record_keys,
+    record_of,
+    replace_blocking_keys,
+)
 from ehr.mpi.golden import golden_patient, is_golden
 from ehr.mpi.national_id_hash import national_id_hmac
 from ehr.mpi.patient_identity import PatientIdentity, identity_of
+from ehr.mpi.review_tasks import open_duplicate_review, open_identity_review
 from ehr.storage.participants import Change
 
 if TYPE_CHECKING:
@@ -51,19 +59,26 @@ class PersonLinking:
         settings = ctx.settings
         identity = identity_of(change.body, settings.cccd_system, seed_dir=settings.seed_dir)
         current = linked_person(ctx, change.res_id)
+        record = record_of(ctx, change.body)
+        matching = Matching(link_to=None, review=())
         if identity.cccd is not None:
             person_id = _person_of_national_id(ctx, identity.cccd.number)
+        elif current is not None:
+            person_id = current  # a record keeps its person until evidence or a reviewer moves it
         else:
-            person_id = current or new_person_id()
+            matching = decide(candidates(ctx, record, exclude=change.res_id))
+            person_id = matching.link_to.person_id if matching.link_to else new_person_id()
         links = [link for link in change.body.get("link") or [] if link.get("type") != "refer"]
         links.append({"other": {"reference": f"Patient/{person_id}"}, "type": "refer"})
         change.body["link"] = links
-        change.notes["person"] = (person_id, current, identity)
+        change.notes["person"] = (person_id, current, identity, matching)
+        change.notes["keys"] = record_keys(ctx, record)
 
     def after_store(self, ctx: RequestContext, change: Change, stored: StoredResource) -> None:
         if change.res_type != "Patient":
             return
         if change.body is None:
+            replace_blocking_keys(ctx, change.res_id, set())
             previous = linked_person(ctx, change.res_id)
             if previous is not None:
                 _unlink(ctx, change.res_id, previous)
@@ -71,14 +86,17 @@ class PersonLinking:
             return
         if "person" not in change.notes:
             return
-        person_id, previous, identity = change.notes["person"]
+        person_id, previous, identity, matching = change.notes["person"]
+        replace_blocking_keys(ctx, change.res_id, change.notes["keys"])
         if previous != person_id:
-            _link(ctx, change.res_id, person_id, previous, identity)
+            _link(ctx, change.res_id, person_id, previous, identity, matching)
         refresh_golden(ctx, person_id)
         if previous is not None and previous != person_id:
             refresh_golden(ctx, previous)
         if identity.review_flags:
-            _open_review(ctx, change.res_id, person_id, identity)
+            open_identity_review(ctx, change.res_id, person_id, identity.review_flags)
+        if matching.review:
+            open_duplicate_review(ctx, change.res_id, person_id, matching.review)
 
 
 def new_person_id() -> str:
@@ -112,22 +130,38 @@ def _link(
     person_id: str,
     previous: str | None,
     identity: PatientIdentity,
+    matching: Matching,
 ) -> None:
+    """Record the link with its grade, score and, for a match, the per-field explanation.
+
+    Grades: ``certain`` (same national ID, or a new person nobody resembles), ``probable``
+    (auto-linked by the matcher), ``possible`` (a new person in the grey zone, under review).
+    """
     from ehr.storage.write import now_micros
 
     now = now_micros()
-    grade = "certain" if identity.cccd is not None else "possible"
+    explanation: Any = None
+    value: float | None = None
+    if identity.cccd is not None:
+        grade, value, reason = "certain", 1.0, "same national ID"
+    elif matching.link_to is not None:
+        grade, value, reason = "probable", matching.link_to.score.score, "probabilistic match"
+        explanation = matching.link_to.score.to_json()
+    elif matching.review:
+        grade, reason = "possible", "grey zone: new person, review opened"
+        explanation = [m.score.to_json() for m in matching.review]
+    else:
+        grade, reason = "certain", "no candidate: new person"
     row = {
         "patient_id": patient_id,
         "person_id": person_id,
         "link_type": "AUTO",
         "grade": grade,
-        "score": 1.0 if identity.cccd else None,
+        "score": value,
         "updated": now,
     }
     upsert(ctx.session, _LINK, row, ("patient_id",))
-    reason = "same national ID" if identity.cccd is not None else "no match: new person"
-    _history(ctx, patient_id, person_id, previous, "link", reason, now)
+    _history(ctx, patient_id, person_id, previous, "link", reason, now, explanation, value)
 
 
 def _unlink(ctx: RequestContext, patient_id: str, person_id: str) -> None:
@@ -150,6 +184,7 @@ def _history(
     reason: str,
     at: int,
     explanation: Any = None,
+    score: float | None = None,
 ) -> None:
     principal = ctx.policy.principal
     ctx.session.execute(
@@ -161,6 +196,7 @@ def _history(
             link_type="AUTO",
             actor=principal.subject if principal else "ehr",
             reason=reason,
+            score=score,
             explanation=json.dumps(explanation).encode() if explanation is not None else None,
             at=at,
         )
@@ -183,7 +219,7 @@ def refresh_golden(ctx: RequestContext, person_id: str) -> None:
         )
     )
     sources = [orjson.loads(row.content) for row in rows]
-    system = system_context(ctx)
+    system = ctx.as_exchange()
     body = golden_patient(person_id, sources, ctx.settings.cccd_system) if sources else None
     write_resource(
         system,
@@ -191,52 +227,5 @@ def refresh_golden(ctx: RequestContext, person_id: str) -> None:
         res_type="Patient",
         res_id=person_id,
         body=body,
-        check_references=False,
-    )
-
-
-def system_context(ctx: RequestContext) -> RequestContext:
-    """The exchange acting on its own in the caller's unit of work (golden records, tasks)."""
-    from ehr.context import RequestContext
-
-    policy = AccessPolicy(None, ctx.policy.person_types, ctx.policy.cccd_system)
-    return RequestContext(ctx.services, ctx.session, ctx.base_url, policy, audit=ctx.audit)
-
-
-def _open_review(
-    ctx: RequestContext, patient_id: str, person_id: str, identity: PatientIdentity
-) -> None:
-    """A review ``Task`` for the admins: the national ID disagrees with the record."""
-    from ehr.storage.repository import read_current
-    from ehr.storage.write import write_resource
-
-    task_id = f"mpi-review-{patient_id}"
-    existing = read_current(ctx.session, "Task", task_id)
-    if existing is not None and not existing.deleted:
-        return  # one open review per record: pushing it again changes nothing
-    task = {
-        "resourceType": "Task",
-        "id": task_id,
-        "status": "requested",
-        "intent": "proposal",
-        "code": {
-            "coding": [
-                {
-                    "system": "http://fhir.hl7.org.vn/core/CodeSystem/mpi-review",
-                    "code": "identity-conflict",
-                    "display": "national ID disagrees with the record",
-                }
-            ]
-        },
-        "description": "; ".join(identity.review_flags),
-        "focus": {"reference": f"Patient/{patient_id}"},
-        "for": {"reference": f"Patient/{person_id}"},
-    }
-    write_resource(
-        system_context(ctx),
-        method="PUT",
-        res_type="Task",
-        res_id=task_id,
-        body=task,
         check_references=False,
     )

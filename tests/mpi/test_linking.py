@@ -150,7 +150,7 @@ def test_pushing_the_same_patient_again_changes_no_link(client, app, token_for):
 
 def test_a_national_id_arriving_later_moves_the_record_to_that_person(client, token_for):
     known = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
-    anonymous = _push(client, token_for, "01002", patient())
+    anonymous = _push(client, token_for, "01002", patient(family="Trần", birthDate="1990-02-03"))
     assert _person_of(anonymous) != _person_of(known)
     facility = token_for("facility", facility="01002")
     updated = client.put(
@@ -234,3 +234,55 @@ def test_linking_by_national_id_is_order_independent_and_idempotent(client, app,
             "/fhir/Patient", params={"identifier": f"{CCCD}|{number}", "_tag": GOLDEN}
         ).json()
         assert len(persons) == 1 and len(found["entry"]) == 1, number
+
+
+def _person_like(**extra) -> dict:  # type: ignore[no-untyped-def]
+    """A person without a national ID, with the details that make records comparable."""
+    base = patient(
+        family="Phạm",
+        given=("Thị", "Ngọc", "Anh"),
+        gender="female",
+        birthDate="1987-11-02",
+        telecom=[{"system": "phone", "value": "0912 345 678"}],
+        address=[{"city": "Phường Bến Nghé", "state": "Thành phố Hồ Chí Minh"}],
+    )
+    base.update(extra)
+    return base
+
+
+def test_the_same_person_without_a_national_id_is_linked_by_matching(client, app, token_for):
+    first = _push(client, token_for, "79001", _person_like())
+    variant = _person_like(
+        name=[{"family": "Pham", "given": ["Thi", "Ngoc", "Anh"]}],
+        telecom=[{"system": "phone", "value": "+84912345678"}],
+    )
+    second = _push(client, token_for, "79002", variant)
+    assert _person_of(second) == _person_of(first)
+    with app.state.services.engine.connect() as connection:
+        link = connection.execute(
+            select(PersonLink.grade, PersonLink.score).where(PersonLink.patient_id == second["id"])
+        ).one()
+    assert link.grade == "probable" and 0 < link.score <= 1
+
+
+def test_twins_are_not_linked_to_each_other(client, token_for):
+    sister = _push(client, token_for, "79001", _person_like())
+    twin = _push(
+        client,
+        token_for,
+        "79001",
+        _person_like(name=[{"family": "Phạm", "given": ["Thị", "Ngọc", "Lan"]}]),
+    )
+    assert _person_of(twin) != _person_of(sister)
+
+
+def test_a_grey_zone_record_gets_a_new_person_and_a_duplicate_review(client, token_for):
+    known = _push(client, token_for, "79001", _person_like())
+    unsure = _person_like(telecom=[], address=[], birthDate="1987-11-21")  # another day
+    pushed = _push(client, token_for, "48001", unsure)
+    assert _person_of(pushed) != _person_of(known)
+    tasks = client.get("/fhir/Task", params={"focus": f"Patient/{pushed['id']}"}).json()
+    codes = [e["resource"]["code"]["coding"][0]["code"] for e in tasks.get("entry", [])]
+    assert codes == ["possible-duplicate"]
+    candidate = tasks["entry"][0]["resource"]["input"][0]["valueReference"]["reference"]
+    assert candidate == f"Patient/{_person_of(known)}"

@@ -1,0 +1,109 @@
+"""Finding the person of a Patient without a national ID: blocking, scoring, deciding.
+
+Candidates are the facility Patients that share a blocking key with the record
+(``match_block``), at most ``MAX_PER_KEY`` per key so that a common key (a Nguyễn born in
+1990) cannot make one write scan half a million rows. Each candidate is scored with the
+rules of ``fhir_profiles/mpi-rules.json`` and the best score kept per person. The record
+auto-links only when exactly one person scores in the review zone or above and that
+person's score is an auto-link: two plausible persons is a question for a reviewer, never
+a coin toss (a common name and birth date are shared by several people nationally).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import orjson
+from sqlalchemy import and_, delete, insert, select
+
+from ehr.db.schema import MatchBlock, PersonLink, Resource
+from ehr.mpi.blocking import blocking_keys
+from ehr.mpi.features import MatchRecord, default_province_index, match_record
+from ehr.mpi.rules import MatchRules, default_rules
+from ehr.mpi.scoring import MatchScore, score
+
+if TYPE_CHECKING:
+    from ehr.context import RequestContext
+
+MAX_PER_KEY = 200
+KEY_LENGTH = 128
+"""The width of ``match_block.key``."""
+_BLOCK = MatchBlock.__table__  # type: ignore[attr-defined]
+_LINK = PersonLink.__table__  # type: ignore[attr-defined]
+_R = Resource.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class PersonMatch:
+    """The best score of one candidate person."""
+
+    person_id: str
+    score: MatchScore
+
+
+@dataclass(frozen=True)
+class Matching:
+    """The outcome for one record: the person to link to, if any, and who else is close."""
+
+    link_to: PersonMatch | None
+    review: tuple[PersonMatch, ...]
+
+
+def record_of(ctx: RequestContext, patient: dict) -> MatchRecord:
+    return match_record(
+        patient,
+        provinces=default_province_index(ctx.settings.seed_dir),
+        national_id_system=ctx.settings.cccd_system,
+    )
+
+
+def rules_of(ctx: RequestContext) -> MatchRules:
+    return default_rules(ctx.settings.profiles_dir)
+
+
+def candidates(ctx: RequestContext, record: MatchRecord, exclude: str) -> list[PersonMatch]:
+    """Every candidate person of ``record``, best first, with its best score."""
+    rules = rules_of(ctx)
+    patient_ids: set[str] = set()
+    for key in sorted(record_keys(ctx, record)):
+        rows = ctx.session.execute(
+            select(_BLOCK.c.patient_id).where(_BLOCK.c.key == key).limit(MAX_PER_KEY)
+        )
+        patient_ids.update(row.patient_id for row in rows)
+    patient_ids.discard(exclude)
+    if not patient_ids:
+        return []
+    rows = ctx.session.execute(
+        select(_R.c.content, _LINK.c.person_id)
+        .select_from(_R.join(_LINK, and_(_R.c.res_id == _LINK.c.patient_id)))
+        .where(_R.c.res_type == "Patient", _R.c.res_id.in_(patient_ids), _R.c.deleted.is_(False))
+    )
+    best: dict[str, MatchScore] = {}
+    for row in rows:
+        result = score(record, record_of(ctx, orjson.loads(row.content)), rules)
+        if row.person_id not in best or result.weight > best[row.person_id].weight:
+            best[row.person_id] = result
+    ranked = sorted(best.items(), key=lambda item: item[1].weight, reverse=True)
+    return [PersonMatch(person_id, result) for person_id, result in ranked]
+
+
+def decide(matches: list[PersonMatch]) -> Matching:
+    """Link only to a sole plausible person whose score is an auto-link (module docstring)."""
+    plausible = tuple(m for m in matches if m.score.decision in ("auto-link", "review"))
+    if len(plausible) == 1 and plausible[0].score.decision == "auto-link":
+        return Matching(link_to=plausible[0], review=())
+    return Matching(link_to=None, review=plausible)
+
+
+def record_keys(ctx: RequestContext, record: MatchRecord) -> set[str]:
+    """The blocking keys of ``record`` that fit the key column (longer ones cannot be shared)."""
+    return {key for key in blocking_keys(record, rules_of(ctx)) if len(key) <= KEY_LENGTH}
+
+
+def replace_blocking_keys(ctx: RequestContext, patient_id: str, keys: set[str]) -> None:
+    ctx.session.execute(delete(_BLOCK).where(_BLOCK.c.patient_id == patient_id))
+    if keys:
+        ctx.session.execute(
+            insert(_BLOCK), [{"key": key, "patient_id": patient_id} for key in sorted(keys)]
+        )
