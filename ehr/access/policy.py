@@ -40,6 +40,7 @@ INTERACTION_PERMISSION = {
     "update": "u",
     "patch": "u",
     "delete": "d",
+    "$match": "s",
 }
 """The SMART v2 permission letter each interaction needs (others need none)."""
 

@@ -1,0 +1,68 @@
+"""POST /fhir/Patient/$match: candidates with score and grade, nothing written."""
+
+from __future__ import annotations
+
+from fhir_helpers import outcome_issue, patient
+from test_linking import HANOI_MAN_1990, _person_like, _person_of, _push, _with_cccd
+
+
+def _match(client, resource: dict | None, headers=None, **extra):  # type: ignore[no-untyped-def]
+    parameters: list[dict] = (
+        [] if resource is None else [{"name": "resource", "resource": resource}]
+    )
+    parameters += [{"name": k, **v} for k, v in extra.items()]
+    body = {"resourceType": "Parameters", "parameter": parameters}
+    return client.post("/fhir/Patient/$match", json=body, headers=headers or {})
+
+
+def test_match_by_national_id_is_certain(client, token_for):
+    pushed = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
+    result = _match(client, _with_cccd(HANOI_MAN_1990)).json()
+    assert result["type"] == "searchset" and result["total"] == 1
+    entry = result["entry"][0]
+    assert entry["resource"]["id"] == _person_of(pushed)
+    assert entry["search"]["score"] == 1.0
+    assert entry["search"]["extension"][0]["valueCode"] == "certain"
+
+
+def test_match_without_national_id_scores_candidates_and_writes_nothing(
+    client, token_for, store_counts
+):
+    pushed = _push(client, token_for, "79001", _person_like())
+    before = store_counts()
+    result = _match(client, _person_like(telecom=[], address=[])).json()
+    assert [e["resource"]["id"] for e in result["entry"]] == [_person_of(pushed)]
+    assert 0 < result["entry"][0]["search"]["score"] <= 1
+    assert result["entry"][0]["search"]["extension"][0]["valueCode"] in ("certain", "probable")
+    after = store_counts()
+    assert after.resources - before.resources == 1  # only the AuditEvent of the access
+    certain_only = _match(
+        client,
+        _person_like(birthDate="1987-11-21", telecom=[], address=[]),
+        onlyCertainMatches={"valueBoolean": True},
+    ).json()
+    assert certain_only["total"] == 0
+
+
+def test_match_shows_only_persons_the_caller_may_see(client, token_for):
+    _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
+    stranger = token_for("facility", facility="48003")
+    result = _match(client, _with_cccd(HANOI_MAN_1990), headers=stranger).json()
+    assert result["total"] == 0
+    ministry = token_for("ministry")
+    assert _match(client, _with_cccd(HANOI_MAN_1990), headers=ministry).status_code == 403
+
+
+def test_match_without_a_patient_is_a_clear_400(client, store_counts):
+    before = store_counts()
+    for response in (
+        _match(client, None),
+        client.post("/fhir/Patient/$match", json=patient()),
+        _match(client, {"resourceType": "Observation"}),
+        _match(client, patient(), count={"valueInteger": 0}),
+    ):
+        assert response.status_code == 400, response.text
+        outcome_issue(response)
+    assert store_counts() == before
+    assert _match(client, _with_cccd("12345")).status_code == 422
+    assert client.post("/fhir/Observation/$match", json={}).status_code == 404
