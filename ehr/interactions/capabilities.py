@@ -41,7 +41,12 @@ _RESULT_PARAMETERS = (
 
 def capabilities(ctx: RequestContext, req: FhirRequest) -> FhirResponse:
     routed = {route.interaction for route in _routes()}
-    content = _statement(ctx.registry, ctx.base_url, frozenset(routed))
+    operations = tuple(
+        (route.interaction.removeprefix("$"), route.definition, route.types)
+        for route in _routes()
+        if route.interaction.startswith("$")
+    )
+    content = _statement(ctx.registry, ctx.base_url, frozenset(routed), operations)
     return FhirResponse(status=200, body=content)
 
 
@@ -52,8 +57,21 @@ def _routes():  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=8)
-def _statement(registry: SearchRegistry, base_url: str, routed: frozenset[str]) -> bytes:
+def _statement(
+    registry: SearchRegistry,
+    base_url: str,
+    routed: frozenset[str],
+    operations: tuple[tuple[str, str, tuple[str, ...]], ...],
+) -> bytes:
     resources = [_resource(registry, t, routed) for t in registry.resource_types()]
+    for resource in resources:
+        served = [
+            {"name": name, "definition": definition}
+            for name, definition, types in operations
+            if not types or resource["type"] in types
+        ]
+        if served:
+            resource["operation"] = served
     statement = {
         "resourceType": "CapabilityStatement",
         "status": "active",

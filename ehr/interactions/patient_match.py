@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ehr.context import RequestContext
 from ehr.db.schema import PersonNationalId
-from ehr.errors import BadRequest, NotFound
+from ehr.errors import BadRequest
 from ehr.fhir.validate import require_resource_type, validate_structure
 from ehr.interactions.bundles import bundle, embedded
 from ehr.interactions.messages import FhirRequest, FhirResponse
@@ -29,8 +29,6 @@ _NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
 
 
 def patient_match(ctx: RequestContext, req: FhirRequest, res_type: str) -> FhirResponse:
-    if res_type != "Patient":
-        raise NotFound(f"$match is an operation on Patient, not {res_type}")
     resource, only_certain, count = _parameters(req.body)
     require_resource_type(resource, "Patient")
     validate_structure(resource)

@@ -39,14 +39,25 @@ class Route:
     """Segments: literals, ``{type}``, ``{id}``, ``{vid}``."""
     handler: Handler
     interaction: str
-    """The CapabilityStatement interaction code this route implements."""
+    """The CapabilityStatement interaction code this route implements (``$name``: operation)."""
+    types: tuple[str, ...] = ()
+    """The resource types the route serves (empty: every type)."""
+    definition: str = ""
+    """For an operation: the canonical URL of its OperationDefinition."""
 
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", ("metadata",), capabilities.capabilities, "capabilities"),
     Route("POST", (), transaction.process_bundle, "transaction"),
     Route("POST", (), transaction.process_bundle, "batch"),
-    Route("POST", ("{type}", "$match"), patient_match.patient_match, "$match"),
+    Route(
+        "POST",
+        ("{type}", "$match"),
+        patient_match.patient_match,
+        "$match",
+        types=("Patient",),
+        definition="http://hl7.org/fhir/OperationDefinition/Patient-match",
+    ),
     Route("GET", ("{type}",), search.search_type, "search-type"),
     Route("POST", ("{type}", "_search"), search.search_type, "search-type"),
     Route("POST", ("{type}",), create.create, "create"),
@@ -74,7 +85,7 @@ def dispatch(ctx: RequestContext, req: FhirRequest) -> FhirResponse:
     allowed: set[str] = set()
     for route in ROUTES:
         args = _match(route.shape, segments)
-        if args is None:
+        if args is None or (route.types and args[:1] and args[0] not in route.types):
             continue
         if route.method != req.method:
             allowed.add(route.method)

@@ -41,6 +41,15 @@ def test_metadata_is_public_and_points_at_the_token_endpoint(anonymous_client):
     assert token_url == "http://testserver/auth/token"
 
 
+def test_operations_are_listed_on_the_types_they_serve(client):
+    statement = client.get("/fhir/metadata").json()
+    by_type = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    assert by_type["Patient"]["operation"] == [
+        {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}
+    ]
+    assert "operation" not in by_type["Observation"]
+
+
 def test_unsupported_types_are_not_listed(client):
     statement = client.get("/fhir/metadata").json()
     types = {r["type"] for r in statement["rest"][0]["resource"]}
