@@ -1,10 +1,15 @@
 """Load N synthetic Vietnamese Patients through the real write path, for the benchmarks.
 
 Every Patient goes through ``ehr.storage.write.write_resource`` in-process (validation,
-stamping, history row, search index rows, reference check), inside
+stamping, history row, search index rows, the write participants, reference check), inside
 ``ehr.db.unit_of_work.unit_of_work`` batches, with a ``RequestContext`` built the way
-``ehr/api/fhir_routes.py`` builds it. The database therefore holds exactly what a client
-creating the same Patients over ``POST /fhir/Patient`` would have left, only without HTTP.
+``ehr/api/fhir_routes.py`` builds it and ``ctx.finish()`` at the end of each unit. The write
+participants run as in production, so each Patient is linked to a golden person (the master
+patient index: a ``person_national_id`` row for its CCCD, a ``person_link`` row and its
+history, and a golden ``Patient`` that carries the same CCCD). The writer is the exchange
+itself (an ``AccessPolicy`` without a principal, as seeding uses): the Patients have no
+owning facility and their creates write no AuditEvent, where a facility pushing them over
+``POST /fhir/Patient`` would leave one per create.
 
 Each Patient has a Vietnamese name, gender, birth date, a 12-digit CCCD (province code,
 gender/century digit, two-digit birth year, six random digits; unique) under
@@ -29,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
+from ehr.access.policy import AccessPolicy
 from ehr.api.app import build_services
 from ehr.config import Settings
 from ehr.context import RequestContext
@@ -206,6 +212,8 @@ def analyze(settings: Settings) -> float:
 def load(settings: Settings, count: int, batch: int, seed: int, out: Path) -> float:
     """Write ``count`` Patients in units of ``batch``; return Patients per second."""
     services = build_services(settings)
+    # The exchange's own writes (no principal): what seeding and the MPI's rewrites use.
+    policy = AccessPolicy(None, services.compartment.person_types, services.settings.cccd_system)
     factory = PatientFactory(seed)
     started = time.perf_counter()
     done = 0
@@ -214,7 +222,7 @@ def load(settings: Settings, count: int, batch: int, seed: int, out: Path) -> fl
             size = min(batch, count - done)
             written: list[tuple[str, str]] = []
             with unit_of_work(services.engine) as session:
-                ctx = RequestContext(services, session, BASE_URL)
+                ctx = RequestContext(services, session, BASE_URL, policy)
                 for _ in range(size):
                     body = factory.patient()
                     res_id = new_id()

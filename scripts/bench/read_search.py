@@ -3,8 +3,11 @@
 For each ``--run LABEL DATABASE_URL IDS_FILE`` (ids from ``load_patients.py``):
 
 1. start ``ehr serve --workers 2`` as a subprocess with ``EHR_DATABASE_URL`` set, and wait
-   for ``GET /fhir/metadata``;
-2. check a sample: reads give 200, and an identifier search finds exactly its Patient;
+   for ``GET /fhir/metadata``; mint an admin access token (``ehr token --role admin``, with
+   the server's environment, so the same signing key) that every request carries as
+   ``Authorization: Bearer``;
+2. check a sample: reads give 200, and an identifier search finds its Patient and nothing
+   but that Patient's golden person (the master patient index copies the CCCD onto it);
 3. for (a) ``GET /fhir/Patient/{id}`` and (b) ``GET /fhir/Patient?identifier=system|value``
    with ids/CCCDs drawn at random from the file, drive load from a separate process for a
    warm-up (discarded) and then a measured period, and record requests/s, p50 and p99;
@@ -17,6 +20,12 @@ random request path per request), else a multi-process asyncio ``httpx`` generat
 needs far more CPU per request and so understates the server on a small machine. Load is
 closed-loop: ``--connections`` clients each send the next request when the previous one
 is answered. Prints one markdown table of all runs.
+
+Every request is one client (the admin token), so the server is started with
+``EHR_RATE_LIMIT_PER_MINUTE`` set to ``--rate-limit`` (default 10^9): the limiter's bucket is
+still taken on every request, but the service's default of 1,200 per minute per worker would
+answer nearly all of them 429. Each read and search writes its AuditEvent, so the database
+grows by one AuditEvent (and its index rows) per request while the benchmark runs.
 
     .venv/bin/python scripts/bench/read_search.py \\
         --run sqlite sqlite:////tmp/ehr_bench.db /tmp/ids-sqlite.tsv \\
@@ -110,13 +119,18 @@ class Result:
 # --- the server ---------------------------------------------------------------------------
 
 
-def start_server(
-    url: str, port: int, workers: int, log: Path, source: Path | None
-) -> subprocess.Popen:
-    """``ehr serve`` on ``url``, from ``source`` (a source tree) or the installed package."""
-    env = dict(os.environ, EHR_DATABASE_URL=url)
+def server_env(url: str, source: Path | None, rate_limit: int) -> dict[str, str]:
+    """The environment of ``ehr serve`` and ``ehr token``: one database, one signing key."""
+    env = dict(os.environ, EHR_DATABASE_URL=url, EHR_RATE_LIMIT_PER_MINUTE=str(rate_limit))
     if source is not None:
         env["PYTHONPATH"] = str(source)
+    return env
+
+
+def start_server(
+    env: dict[str, str], port: int, workers: int, log: Path, source: Path | None
+) -> subprocess.Popen:
+    """``ehr serve`` with ``env``, from ``source`` (a source tree) or the installed package."""
     command = [sys.executable, "-m", "ehr.cli", "serve", "--host", HOST, "--port", str(port)]
     command += ["--workers", str(workers)]
     with log.open("wb") as out:
@@ -141,6 +155,18 @@ def start_server(
         time.sleep(0.5)
     stop_server(server)
     raise SystemExit(f"ehr serve did not answer /fhir/metadata within 180 s; see {log}")
+
+
+def mint_token(env: dict[str, str], source: Path | None, role: str, lifetime: int) -> str:
+    """An access token from ``ehr token`` (signed with the key the server checks against)."""
+    command = [sys.executable, "-m", "ehr.cli", "token", "--role", role]
+    command += ["--lifetime", str(lifetime)]
+    done = subprocess.run(
+        command, env=env, cwd=source or REPO, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise SystemExit(f"ehr token failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return done.stdout.strip()
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -258,17 +284,37 @@ def request_paths(ids: list[tuple[str, str]]) -> dict[str, list[str]]:
 def check_sample(
     base: str, ids: list[tuple[str, str]], paths: dict[str, list[str]], headers: dict[str, str]
 ) -> None:
-    """A random sample must read with 200 and be found, alone, by its CCCD."""
+    """A random sample must read with 200 and be found by its CCCD, with nothing else but
+    the golden person it is linked to (which carries the same CCCD)."""
     with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
         for index in random.Random(1).sample(range(len(ids)), min(20, len(ids))):
             res_id, cccd = ids[index]
             read = client.get(paths["read"][index])
             if read.status_code != 200 or read.json()["id"] != res_id:
-                raise SystemExit(f"read of Patient/{res_id} gave {read.status_code}")
-            bundle = client.get(paths["search"][index]).json()
-            found = [e["resource"]["id"] for e in bundle.get("entry", [])]
-            if found != [res_id] or bundle.get("total") != 1:
-                raise SystemExit(f"identifier {cccd} found {found}, expected [{res_id}]")
+                raise SystemExit(
+                    f"read of Patient/{res_id} gave {read.status_code}: {read.text[:300]}"
+                )
+            response = client.get(paths["search"][index])
+            if response.status_code != 200:
+                raise SystemExit(
+                    f"search for {cccd} gave {response.status_code}: {response.text[:300]}"
+                )
+            bundle = response.json()
+            found = [e["resource"] for e in bundle.get("entry", [])]
+            others = [r for r in found if r["id"] != res_id]
+            linked = [r for r in others if _is_golden_of(r, res_id)]
+            if len(found) - len(others) != 1 or linked != others or len(others) > 1:
+                names = [r["id"] for r in found]
+                raise SystemExit(
+                    f"identifier {cccd} found {names}, expected {res_id} and its golden person"
+                )
+
+
+def _is_golden_of(resource: dict, patient_id: str) -> bool:
+    """``resource`` is a golden person record (``ehr.mpi.golden``) uniting ``patient_id``."""
+    tags = (resource.get("meta") or {}).get("tag") or []
+    links = [(link.get("other") or {}).get("reference") for link in resource.get("link") or []]
+    return any(tag.get("code") == "golden" for tag in tags) and f"Patient/{patient_id}" in links
 
 
 # --- load generators ----------------------------------------------------------------------
@@ -479,6 +525,7 @@ def bench_one(
     generator = "wrk" if use_wrk else "httpx"
     headers = dict(h.split(":", 1) for h in args.header)
     headers = {k.strip(): v.strip() for k, v in headers.items()}
+    env = server_env(url, args.source, args.rate_limit)
 
     def load(name: str, seconds: int) -> dict:
         if use_wrk:
@@ -489,9 +536,12 @@ def bench_one(
 
     log = work / f"{label}-server.log"
     print(f"[{label}] starting ehr serve --workers {args.workers} on {url}", file=sys.stderr)
-    server = start_server(url, args.port, args.workers, log, args.source)
+    server = start_server(env, args.port, args.workers, log, args.source)
     results = []
     try:
+        if args.token_role != "none" and "authorization" not in {k.lower() for k in headers}:
+            token = mint_token(env, args.source, args.token_role, args.token_lifetime)
+            headers["Authorization"] = f"Bearer {token}"
         check_sample(base, ids, paths, headers)
         for name in args.interactions:
             waited = wait_quiet(args.quiet_wait)
@@ -582,6 +632,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--header", action="append", default=[], help="'Name: value' sent with every request"
+    )
+    parser.add_argument(
+        "--token-role",
+        default="admin",
+        help="role of the token minted with `ehr token` for the requests ('none': no token); "
+        "ignored when --header gives an Authorization",
+    )
+    parser.add_argument(
+        "--token-lifetime", type=int, default=24 * 3600, help="seconds the minted token lives"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=10**9,
+        help="EHR_RATE_LIMIT_PER_MINUTE of the server (all requests are one client)",
     )
     parser.add_argument("--profile-dir", type=Path, help="also profile the workers with py-spy")
     parser.add_argument("--profile-seconds", type=int, default=15)
