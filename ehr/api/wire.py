@@ -17,7 +17,8 @@ from fastapi.responses import Response
 
 from ehr.api.errors import FHIR_JSON
 from ehr.errors import BadRequest, NotAcceptable, PayloadTooLarge, UnsupportedMediaType
-from ehr.interactions.messages import FhirResponse
+from ehr.fhir.validate import depth_exceeds
+from ehr.interactions.messages import FhirResponse, small_int
 
 JSON_TYPES = (
     "application/fhir+json",
@@ -33,8 +34,8 @@ async def read_body(
     request: Request, max_bytes: int, max_depth: int
 ) -> tuple[Any, list[tuple[str, str]]]:
     """The parsed JSON body (or ``None``) and any form parameters of the request."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    declared = small_int(request.headers.get("content-length", ""))
+    if declared is not None and declared > max_bytes:
         raise PayloadTooLarge(f"the body is larger than the limit of {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -65,22 +66,9 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="structure") from None
-    if _depth_exceeds(value, max_depth):
+    if depth_exceeds(value, max_depth):
         raise BadRequest(f"the JSON is nested deeper than {max_depth} levels", code="structure")
     return value
-
-
-def _depth_exceeds(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
-    return False
 
 
 def check_acceptable(request: Request) -> None:

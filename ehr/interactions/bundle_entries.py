@@ -17,6 +17,7 @@ import orjson
 
 from ehr.context import RequestContext
 from ehr.errors import BadRequest, PayloadTooLarge
+from ehr.fhir.validate import depth_exceeds
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _HEADER_FIELDS = {
@@ -98,6 +99,11 @@ def _entry(ctx: RequestContext, index: int, raw: Any) -> Entry:
     if not isinstance(url, str) or not url.strip():
         raise BadRequest(f"{label}.request.url is missing", expression=(f"{label}.request.url",))
     path, params = split_url(ctx, url)
+    if not path:
+        raise BadRequest(
+            f"{label}.request.url {url[:200]!r} names no resource type (bundles do not nest)",
+            expression=(f"{label}.request.url",),
+        )
     headers = {
         header: str(request[name]) for name, header in _HEADER_FIELDS.items() if request.get(name)
     }
@@ -111,7 +117,7 @@ def _entry(ctx: RequestContext, index: int, raw: Any) -> Entry:
         )
     body: Any = resource
     if method == "PATCH":
-        body = _patch_body(label, resource)
+        body = _patch_body(label, resource, ctx.settings.max_json_depth)
     return Entry(index, method, path, params, headers, full_url or None, body)
 
 
@@ -120,17 +126,29 @@ def split_url(ctx: RequestContext, url: str) -> tuple[str, list[tuple[str, str]]
     text = url.strip()
     if text.startswith(ctx.base_url + "/"):
         text = text[len(ctx.base_url) + 1 :]
-    elif "://" in text:
-        raise BadRequest(f"request url {url!r} is not on this server")
-    parts = urlsplit(text)
+    elif "://" in text.partition("?")[0]:  # a system URI in the query is no other server
+        raise BadRequest(f"request url {url[:200]!r} is not on this server")
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. "//[x": an authority that is no host
+        raise BadRequest(f"request url {url[:200]!r} is not a valid URL") from None
     return parts.path.strip("/"), parse_qsl(parts.query, keep_blank_values=True)
 
 
-def _patch_body(label: str, resource: Any) -> Any:
-    """A PATCH entry carries its JSON Patch as a Binary (R4 has no other JSON Patch carrier)."""
-    if isinstance(resource, dict) and resource.get("resourceType") == "Binary":
-        try:
-            return orjson.loads(base64.b64decode(resource.get("data") or "", validate=True))
-        except (binascii.Error, ValueError, orjson.JSONDecodeError):
-            raise BadRequest(f"{label}: the Binary does not hold a JSON Patch") from None
-    return resource
+def _patch_body(label: str, resource: Any, max_depth: int) -> Any:
+    """A PATCH entry carries its JSON Patch as a Binary (R4 has no other JSON Patch carrier).
+
+    The decoded patch is held to the same nesting limit as a request body.
+    """
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Binary":
+        return resource
+    data = resource.get("data")
+    try:
+        if not isinstance(data, str):
+            raise ValueError("Binary.data is not base64 text")
+        operations = orjson.loads(base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise BadRequest(f"{label}: the Binary does not hold a JSON Patch") from None
+    if depth_exceeds(operations, max_depth):
+        raise BadRequest(f"{label}: the JSON Patch is nested deeper than {max_depth} levels")
+    return operations

@@ -1,7 +1,8 @@
 """Finding the target of a conditional interaction (create, update, patch, delete, reference).
 
 Criteria are an ordinary search, parsed strictly (an unknown parameter in a condition is
-an error, never silently ignored: ignoring it would widen the match). For writes, the
+an error, never silently ignored: ignoring it would widen the match), and criteria with
+nothing to match on (only empty values or result parameters) are refused. For writes, the
 criteria are locked first (``ehr.db.locks``), so that concurrent conditional writes with
 the same criteria run one after the other and the second sees the first's result.
 """
@@ -42,13 +43,18 @@ def match_conditional(
         raise BadRequest(f"conditional criteria {criteria!r} are empty")
     if lock:
         serialize_on(ctx.session, f"{res_type}?{urlencode(sorted(params))}")
+    implied = _CLIENT_RECORDS.get(res_type, [])
     query = parse_search(
         res_type,
-        [*params, *_CLIENT_RECORDS.get(res_type, ()), ("_count", "2"), ("_total", "none")],
+        [*params, *implied, ("_count", "2"), ("_total", "none")],
         ctx.registry,
         strict=True,
         base_url=ctx.base_url,
     )
+    if len(query.criteria) <= len(implied):
+        # Only empty values or result parameters (``identifier=``, ``_count=1``): such a
+        # "condition" would match every resource of the type.
+        raise BadRequest(f"conditional criteria {criteria[:200]!r} select nothing to match on")
     page = ctx.store.search(query, audit=False)
     return [
         StoredResource(

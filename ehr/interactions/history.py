@@ -17,7 +17,7 @@ from ehr.context import RequestContext
 from ehr.db.schema import Resource, ResourceVersion
 from ehr.errors import BadRequest, InvalidSearch, NotFound
 from ehr.interactions.bundles import bundle, embedded, link
-from ehr.interactions.messages import FhirRequest, FhirResponse
+from ehr.interactions.messages import FhirRequest, FhirResponse, small_int
 from ehr.interactions.responses import etag
 from ehr.search.dates import InvalidDate, date_range, format_instant
 
@@ -66,9 +66,10 @@ def history(
             raise InvalidSearch(f"_since: {exc}") from None
     cursor = req.param("_cursor")
     if cursor:
-        if not cursor.isdigit():
-            raise InvalidSearch(f"malformed history cursor {cursor!r}")
-        query = query.where(_V.c.vid < int(cursor))
+        before = small_int(cursor)
+        if before is None:
+            raise InvalidSearch(f"malformed history cursor {cursor[:64]!r}")
+        query = query.where(_V.c.vid < before)
     rows = ctx.session.execute(query.order_by(_V.c.vid.desc()).limit(count + 1)).all()
     page, more = rows[:count], len(rows) > count
     target = f"{res_type}/{res_id}" if res_id else None
@@ -102,9 +103,10 @@ def _count(ctx: RequestContext, req: FhirRequest) -> int:
     raw = req.param("_count")
     if raw is None:
         return ctx.settings.default_page_size
-    if not raw.isdigit():
-        raise BadRequest(f"_count must be a non-negative integer, got {raw!r}")
-    return max(1, min(int(raw), ctx.settings.max_page_size))
+    count = small_int(raw)
+    if count is None:
+        raise BadRequest(f"_count must be a non-negative integer, got {raw[:64]!r}")
+    return max(1, min(count, ctx.settings.max_page_size))
 
 
 def _url(ctx: RequestContext, path: str, params: list[tuple[str, str]]) -> str:

@@ -62,12 +62,25 @@ class FhirResponse:
     resource: bytes | None = None
 
 
+_SMALL_INT = re.compile(r"[0-9]{1,18}")
+
+
+def small_int(text: str) -> int | None:
+    """``text`` as a non-negative integer if it is 1 to 18 ASCII digits, else ``None``.
+
+    Versions, history cursors and counts come from clients as text. ``str.isdigit`` also
+    accepts digits ``int`` refuses (``"²"``), ``int`` refuses more than 4300 digits, and no
+    database binds an integer past BIGINT: 18 digits is enough for all of them and safe.
+    """
+    return int(text) if _SMALL_INT.fullmatch(text) else None
+
+
 def parse_version_tag(etag: str, header: str = "If-Match") -> int:
     """``W/"3"`` (or ``"3"``, or ``3``) -> 3; anything else is a 400."""
     text = etag.strip()
     if text.startswith("W/"):
         text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit():
-        raise BadRequest(f'{header} must be a version ETag like W/"3", got {etag!r}')
-    return int(text)
+    version = small_int(text.strip('"'))
+    if version is None:
+        raise BadRequest(f'{header} must be a version ETag like W/"3", got {etag[:64]!r}')
+    return version

@@ -17,6 +17,7 @@ import orjson
 
 from ehr.context import RequestContext
 from ehr.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
+from ehr.fhir.validate import depth_exceeds
 from ehr.interactions.conditional import criteria_of, match_conditional
 from ehr.interactions.messages import FhirRequest, FhirResponse, parse_version_tag
 from ehr.interactions.responses import write_response
@@ -33,6 +34,10 @@ def patch(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str) -> 
     patched = _apply(orjson.loads(current.content), operations)
     if patched.get("resourceType") != res_type or patched.get("id") != res_id:
         raise Unprocessable("a patch may not change resourceType or id")
+    limit = ctx.settings.max_json_depth
+    if depth_exceeds(patched, limit):
+        # Patches could otherwise nest a resource deeper, step by step, than any body may be.
+        raise Unprocessable(f"the patched resource would be nested deeper than {limit} levels")
     if_match = req.header("if-match")
     result = write_resource(
         ctx,

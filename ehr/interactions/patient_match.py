@@ -86,7 +86,12 @@ def _parameters(body: Any) -> tuple[Any, bool, int]:
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise BadRequest("$match takes a Parameters resource with a 'resource' parameter")
     resource, only_certain, count = None, False, 10
-    for parameter in body.get("parameter") or []:
+    parameters = body.get("parameter") or []
+    if not isinstance(parameters, list):
+        raise BadRequest(
+            "Parameters.parameter must be an array", expression=("Parameters.parameter",)
+        )
+    for parameter in parameters:
         if not isinstance(parameter, dict):
             raise BadRequest("Parameters.parameter must be objects")
         name = parameter.get("name")

@@ -96,6 +96,9 @@ def dispatch(ctx: RequestContext, req: FhirRequest) -> FhirResponse:
         except Forbidden as denied:
             denied.access = Access(route.interaction, res_type)  # type: ignore[attr-defined]
             raise
+        if "{id}" in route.shape:
+            # No resource can have another id: 400 before any lookup (NUL, 65+ chars...).
+            update.check_id(args[1])
         return route.handler(ctx, req, *args)
     if allowed:
         raise MethodNotAllowed(

@@ -26,6 +26,7 @@ from ehr.interactions.bundles import bundle, embedded
 from ehr.interactions.conditional import match_conditional
 from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.responses import write_response
+from ehr.interactions.update import check_id
 from ehr.storage.references import iter_references, rewrite_references
 from ehr.storage.write import new_id
 
@@ -86,7 +87,10 @@ def _assign_ids(ctx: RequestContext, entries: list[Entry]) -> dict[str, str]:
                     f"{entry.label()}: the update criteria match {len(matches)} resources"
                 )
             body_id = entry.body.get("id") if isinstance(entry.body, dict) else None
-            target = matches[0].res_id if matches else (body_id or new_id())
+            if matches:
+                target = matches[0].res_id
+            else:
+                target = check_id(body_id) if isinstance(body_id, str) else new_id()
             entry.path, entry.params = f"{entry.path}/{target}", []
             if isinstance(entry.body, dict):
                 entry.body.setdefault("id", target)

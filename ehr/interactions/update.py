@@ -19,13 +19,13 @@ from ehr.interactions.messages import FhirRequest, FhirResponse, parse_version_t
 from ehr.interactions.responses import write_response
 from ehr.storage.write import new_id, write_resource
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 def check_id(res_id: str) -> str:
     """``res_id`` if it is a valid FHIR id, else a 400."""
-    if not ID_PATTERN.match(res_id):
-        raise BadRequest(f"{res_id!r} is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})")
+    if not ID_PATTERN.fullmatch(res_id):
+        raise BadRequest(f"{res_id[:80]!r} is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})")
     return res_id
 
 

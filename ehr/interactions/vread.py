@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ehr.context import RequestContext
 from ehr.errors import Gone, NotFound
-from ehr.interactions.messages import FhirRequest, FhirResponse
+from ehr.interactions.messages import FhirRequest, FhirResponse, small_int
 from ehr.interactions.responses import version_headers
 from ehr.interactions.shaping import shape
 
@@ -12,9 +12,10 @@ from ehr.interactions.shaping import shape
 def vread(
     ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str, version_id: str
 ) -> FhirResponse:
-    if not version_id.isdigit():
-        raise NotFound(f"{res_type}/{res_id} has no version {version_id!r}")
-    stored = ctx.store.version(res_type, res_id, int(version_id))
+    version = small_int(version_id)
+    if version is None:
+        raise NotFound(f"{res_type}/{res_id} has no version {version_id[:64]!r}")
+    stored = ctx.store.version(res_type, res_id, version)
     if stored is None:
         raise NotFound(f"{res_type}/{res_id} has no version {version_id}")
     if stored.deleted:

@@ -35,12 +35,13 @@ SERVED_FROM_RESOURCE_TABLE = frozenset({"_id", "_lastUpdated"})
 """Parameters storage answers from the ``resource`` table, so ``extract_all`` skips them."""
 
 _LOCAL_REF = re.compile(
-    r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+    r"(?P<type>[A-Z][A-Za-z]{1,63})/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?"
 )
 _ABSOLUTE_REF = re.compile(
-    r"^[A-Za-z][A-Za-z0-9+.\-]*://.*/(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})"
-    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+    r"[A-Za-z][A-Za-z0-9+.\-]*://.*/(?P<type>[A-Z][A-Za-z]{1,63})/(?P<id>[A-Za-z0-9\-.]{1,64})"
+    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?"
 )
+"""Type (as long as ``search_reference.target_type`` holds) and id: matched whole."""
 _NAME_PARTS = ("family", "given", "prefix", "suffix", "text")
 _ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", "text")
 
@@ -174,15 +175,15 @@ def _read_references(node: Node) -> Iterator[ReferenceValue]:
     if not isinstance(obj, dict):
         return
     if isinstance(obj.get("resourceType"), str):
-        if local := _LOCAL_REF.match(f"{obj['resourceType']}/{_str(obj, 'id')}"):
+        if local := _LOCAL_REF.fullmatch(f"{obj['resourceType']}/{_str(obj, 'id')}"):
             yield ReferenceValue(local["type"], local["id"], None)
         return
     reference = _str(obj, "reference")
     if not reference or reference.startswith("#") or len(reference) > MAX_URL:
         return
-    if local := _LOCAL_REF.match(reference):
+    if local := _LOCAL_REF.fullmatch(reference):
         yield ReferenceValue(local["type"], local["id"], None)
-    elif absolute := _ABSOLUTE_REF.match(reference):
+    elif absolute := _ABSOLUTE_REF.fullmatch(reference):
         yield ReferenceValue(absolute["type"], absolute["id"], reference)
     else:
         yield ReferenceValue(None, None, reference)

@@ -24,6 +24,10 @@ ISO_4217 = "urn:iso:std:iso:4217"
 """The system of a Money amount's currency code."""
 _QUANTITY_TYPES = frozenset({"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity"})
 _RangeBounds = tuple[float, float, float, str | None, str | None, str | None]
+MAX_SYSTEM = 512
+MAX_CODE = 256
+"""Lengths of ``search_quantity.system`` and ``code``/``unit``: a longer system or code is
+not indexed (a cut identifier matches nothing); a longer unit, display text, is cut."""
 
 
 def read_dates(node: Node) -> Iterator[DateValue]:
@@ -92,11 +96,11 @@ def read_quantities(node: Node) -> Iterator[QuantityValue]:
     if kind == "Range":
         bounds = _range(obj)
         if bounds:
-            yield QuantityValue(*bounds)
+            yield from _quantity(*bounds)
     elif kind == "Money":
         number = _number(obj.get("value"))
         if number:
-            yield QuantityValue(*number, ISO_4217, _str(obj, "currency"), None)
+            yield from _quantity(*number, ISO_4217, _str(obj, "currency"), None)
     elif kind in _QUANTITY_TYPES:
         number = _number(obj.get("value"))
         if number:
@@ -105,7 +109,20 @@ def read_quantities(node: Node) -> Iterator[QuantityValue]:
             low = -math.inf if comparator in ("<", "<=") else low
             high = math.inf if comparator in (">", ">=") else high
             system, code, unit = _str(obj, "system"), _str(obj, "code"), _str(obj, "unit")
-            yield QuantityValue(value, low, high, system, code, unit)
+            yield from _quantity(value, low, high, system, code, unit)
+
+
+def _quantity(
+    value: float,
+    low: float,
+    high: float,
+    system: str | None,
+    code: str | None,
+    unit: str | None,
+) -> Iterator[QuantityValue]:
+    """The index value, if its system and code fit their columns (see ``MAX_CODE``)."""
+    if len(system or "") <= MAX_SYSTEM and len(code or "") <= MAX_CODE:
+        yield QuantityValue(value, low, high, system, code, unit[:MAX_CODE] if unit else None)
 
 
 def _range(obj: dict[str, Any]) -> _RangeBounds | None:

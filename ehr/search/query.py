@@ -31,6 +31,13 @@ __all__ = ["ParamRegistry", "SearchQuery", "parse_search"]
 
 MAX_NAME = 256
 MAX_VALUE = 4096
+MAX_CRITERIA = 32
+MAX_TERMS = 256
+"""At most ``MAX_CRITERIA`` parameters ANDed, and ``MAX_TERMS`` values in all of them (one
+parameter ORs at most ``ehr.search.query_values.MAX_OR_VALUES``). Unbounded, a query
+string could build SQL that SQLite refuses to parse (an expression over 1000 levels deep)
+and that takes either database seconds to minutes to plan."""
+MAX_INCLUDES = 32
 SORTABLE = {"string", "token", "date", "number", "quantity", "uri"}
 _TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]{0,63}$")
 _ELEMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
@@ -108,6 +115,12 @@ def parse_search(
             cursor_token = value
             continue
         _one(state, name, value)
+    if len(state.criteria) > MAX_CRITERIA:
+        raise InvalidSearch(f"a search may combine at most {MAX_CRITERIA} parameters")
+    if sum(_terms(criterion) for criterion in state.criteria) > MAX_TERMS:
+        raise InvalidSearch(f"a search may hold at most {MAX_TERMS} values in all")
+    if len(set(state.includes)) + len(set(state.revincludes)) > MAX_INCLUDES:
+        raise InvalidSearch(f"a search may ask for at most {MAX_INCLUDES} _include/_revinclude")
     query = SearchQuery(
         resource_type=resource_type,
         types=state.types,
@@ -127,6 +140,10 @@ def parse_search(
     if cursor_token is None:
         return query
     return replace(query, cursor=decode_cursor(cursor_token, query.sort_signature(), query.sort))
+
+
+def _terms(criterion: Criterion) -> int:
+    return len(criterion.values) + (_terms(criterion.chain) if criterion.chain else 0)
 
 
 def _check_text(name: str, value: str) -> None:

@@ -35,6 +35,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]{0,63}$")
 _UNESCAPE = re.compile(r"\\([,|$\\])")
+MAX_OR_VALUES = 128
+"""Comma-separated values of one parameter (see ``ehr.search.query.MAX_TERMS``)."""
 
 
 def split_escaped(text: str, sep: str, maxsplit: int = -1) -> list[str]:
@@ -83,6 +85,8 @@ def parse_values(
     pieces = [piece for piece in split_escaped(raw, ",") if piece]
     if not pieces:
         raise context.invalid("no value")
+    if len(pieces) > MAX_OR_VALUES:
+        raise context.invalid(f"more than {MAX_OR_VALUES} values")
     if modifier == "missing":
         if len(pieces) != 1 or pieces[0] not in ("true", "false"):
             raise context.invalid(":missing takes true or false")

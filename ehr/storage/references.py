@@ -4,7 +4,9 @@ A reference ``Type/id`` must name a resource that exists (and is not deleted) wh
 unit of work ends; checking at the end, not per write, lets one transaction bundle create
 resources that refer to each other in any order. References to other servers (absolute
 URLs), contained resources (``#x``) and logical references (identifier only) are not
-checked. A ``urn:uuid:``/``urn:oid:`` left over after bundle resolution can never resolve.
+checked. A ``urn:uuid:``/``urn:oid:`` left over after bundle resolution can never resolve,
+nor can any other relative reference (``Patient/``, ``/Patient/x``, ``Patient?name=x``
+outside a transaction): all are 422.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from ehr.db.schema import Resource
 from ehr.errors import Issue, Unprocessable
 
 _R = Resource.__table__  # type: ignore[attr-defined]
-LOCAL_REFERENCE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+LOCAL_REFERENCE = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?")
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+"""A URI with a scheme (``http:``, ``urn:``...): a reference this server does not resolve."""
 
 
 def iter_references(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -67,9 +71,11 @@ def verify_references(session: Session, pending: Iterable[tuple[str, dict[str, A
                     )
                 )
                 continue
-            match = LOCAL_REFERENCE.match(reference)
+            match = LOCAL_REFERENCE.fullmatch(reference)
             if match:
                 wanted.setdefault((match.group(1), match.group(2)), []).append(where)
+            elif not reference.startswith("#") and not _ABSOLUTE.match(reference):
+                issues.append(Issue("error", "value", _malformed(where, reference), (where,)))
     if wanted:
         found = _existing(session, list(wanted))
         for target, paths in wanted.items():
@@ -82,6 +88,16 @@ def verify_references(session: Session, pending: Iterable[tuple[str, dict[str, A
                 )
     if issues:
         raise Unprocessable(issues[0].diagnostics, issues=issues[:50])
+
+
+def _malformed(where: str, reference: str) -> str:
+    """Why a relative reference that is not ``Type/id`` can never resolve."""
+    if "?" in reference:
+        return (
+            f"{where}: conditional reference {reference[:200]!r} is only resolved in a "
+            "transaction Bundle"
+        )
+    return f"{where}: {reference[:200]!r} is not a reference (Type/id, an absolute URL or #id)"
 
 
 def _existing(session: Session, targets: list[tuple[str, str]]) -> set[tuple[str, str]]:
