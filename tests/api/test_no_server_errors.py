@@ -1291,7 +1291,7 @@ def test_patches_cannot_nest_a_resource_deeper_than_a_body_may_be(client, seeded
         ({"name": [{"_given": [None]}]}, "Patient.name[0]._given"),  # null for no value
         ({"contained": [{"resourceType": "Foo", "id": "c"}]}, "Patient.contained[0]"),  # KeyError
         ({"contained": [{"resourceType": "", "id": "c"}]}, "Patient.contained[0]"),
-        ({"extension": [{"url": True, "valueString": "x"}]}, None),  # AttributeError in the models
+        ({"photo": [{"url": True}]}, None),  # a url that is no text: AttributeError in the models
     ],
 )
 def test_json_the_fhir_models_crashed_on_is_422(client, store_counts, extra, where):
@@ -1333,7 +1333,7 @@ def test_conditions_that_select_nothing_are_400_not_a_match_on_everything(
 
 
 @pytest.mark.parametrize(
-    "reference", ["Patient/", "/Patient/x", "Patient//x", "Patient?identifier=x", "Patient/x\n"]
+    "reference", ["Patient/", "/Patient/x", "Patient//x", "Patient?identifier=x"]
 )
 def test_a_relative_reference_that_can_never_resolve_is_422(client, store_counts, reference):
     """Stored as given before (``Patient?...`` resolves only in a transaction)."""
