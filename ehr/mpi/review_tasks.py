@@ -11,7 +11,7 @@ open task per record and kind: pushing the record again does not open another.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ehr.mpi.candidates import PersonMatch
 
@@ -19,42 +19,20 @@ if TYPE_CHECKING:
     from ehr.context import RequestContext
 
 
+REVIEW_SYSTEM = "http://fhir.hl7.org.vn/core/CodeSystem/mpi-review"
+
+
 def open_identity_review(
     ctx: RequestContext, patient_id: str, person_id: str, flags: tuple[str, ...]
 ) -> None:
     """A review ``Task`` for the admins: the national ID disagrees with the record."""
-    from ehr.storage.repository import read_current
-    from ehr.storage.write import write_resource
-
-    task_id = f"mpi-review-{patient_id}"
-    existing = read_current(ctx.session, "Task", task_id)
-    if existing is not None and not existing.deleted:
-        return  # one open review per record: pushing it again changes nothing
-    task = {
-        "resourceType": "Task",
-        "id": task_id,
-        "status": "requested",
-        "intent": "proposal",
-        "code": {
-            "coding": [
-                {
-                    "system": "http://fhir.hl7.org.vn/core/CodeSystem/mpi-review",
-                    "code": "identity-conflict",
-                    "display": "national ID disagrees with the record",
-                }
-            ]
-        },
-        "description": "; ".join(flags),
-        "focus": {"reference": f"Patient/{patient_id}"},
-        "for": {"reference": f"Patient/{person_id}"},
-    }
-    write_resource(
-        ctx.as_exchange(),
-        method="PUT",
-        res_type="Task",
-        res_id=task_id,
-        body=task,
-        check_references=False,
+    _open_task(
+        ctx,
+        f"mpi-review-{patient_id}",
+        ("identity-conflict", "national ID disagrees with the record"),
+        "; ".join(flags),
+        patient_id,
+        person_id,
     )
 
 
@@ -62,38 +40,52 @@ def open_duplicate_review(
     ctx: RequestContext, patient_id: str, person_id: str, review: tuple[PersonMatch, ...]
 ) -> None:
     """A review ``Task``: the record may be a person the exchange already knows."""
+    candidates = [
+        {
+            "type": {"text": f"candidate ({m.score.grade}, score {m.score.score:.3f})"},
+            "valueReference": {"reference": f"Patient/{m.person_id}"},
+        }
+        for m in review
+    ]
+    _open_task(
+        ctx,
+        f"mpi-duplicate-{patient_id}",
+        ("possible-duplicate", "possibly the same person as a known one"),
+        f"{len(review)} candidate person(s) in the grey zone",
+        patient_id,
+        person_id,
+        candidates,
+    )
+
+
+def _open_task(
+    ctx: RequestContext,
+    task_id: str,
+    code: tuple[str, str],
+    description: str,
+    patient_id: str,
+    person_id: str,
+    inputs: list[dict[str, Any]] | None = None,
+) -> None:
+    """Write the task unless it is already open: pushing a record again changes nothing."""
     from ehr.storage.repository import read_current
     from ehr.storage.write import write_resource
 
-    task_id = f"mpi-duplicate-{patient_id}"
     existing = read_current(ctx.session, "Task", task_id)
     if existing is not None and not existing.deleted:
         return
-    task = {
+    task: dict[str, Any] = {
         "resourceType": "Task",
         "id": task_id,
         "status": "requested",
         "intent": "proposal",
-        "code": {
-            "coding": [
-                {
-                    "system": "http://fhir.hl7.org.vn/core/CodeSystem/mpi-review",
-                    "code": "possible-duplicate",
-                    "display": "possibly the same person as a known one",
-                }
-            ]
-        },
-        "description": f"{len(review)} candidate person(s) in the grey zone",
+        "code": {"coding": [{"system": REVIEW_SYSTEM, "code": code[0], "display": code[1]}]},
+        "description": description,
         "focus": {"reference": f"Patient/{patient_id}"},
         "for": {"reference": f"Patient/{person_id}"},
-        "input": [
-            {
-                "type": {"text": f"candidate ({m.score.grade}, score {m.score.score:.3f})"},
-                "valueReference": {"reference": f"Patient/{m.person_id}"},
-            }
-            for m in review
-        ],
     }
+    if inputs:
+        task["input"] = inputs
     write_resource(
         ctx.as_exchange(),
         method="PUT",
