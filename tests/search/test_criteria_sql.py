@@ -6,7 +6,6 @@ Index rows are written by hand (``Store``), so each test states exactly what is 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 
@@ -14,21 +13,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from search_query_helpers import (
-    BACKENDS,
     Store,
     d,
-    database,
     n,
     parse,
     period,
     qty,
     ref,
-    rolled_back_session,
     s,
     tok,
     uri,
 )
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import delete, select
 
 from ehr.search.criteria_sql import RESOURCE, TABLES, search_clause, successor
 from ehr.search.dates import format_instant
@@ -36,17 +32,6 @@ from ehr.search.query_model import DateQ, NumberQ, SearchQuery
 from ehr.search.values import DateValue
 
 NOW = 1_750_000_000_000_000
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def search_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    yield from database(request.param, tmp_path_factory)
-
-
-@pytest.fixture
-def store(search_db: Engine) -> Iterator[Store]:
-    with rolled_back_session(search_db) as session:
-        yield Store(session)
 
 
 def found(store: Store, query: SearchQuery, **kw: object) -> set[int]:

@@ -14,15 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from search_query_helpers import (
-    BACKENDS,
     REGISTRY,
     Store,
     d,
-    database,
     parse,
     period,
     ref,
-    rolled_back_session,
     s,
 )
 from sqlalchemy import Engine, delete, event, select
@@ -35,17 +32,6 @@ from ehr.search.keyset import UNBOUNDED_HIGH, UNBOUNDED_LOW
 from ehr.search.query_model import SearchQuery
 from ehr.search.values import DateValue
 from ehr.text import normalize
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def search_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    yield from database(request.param, tmp_path_factory)
-
-
-@pytest.fixture
-def store(search_db: Engine) -> Iterator[Store]:
-    with rolled_back_session(search_db) as session:
-        yield Store(session)
 
 
 def run(
