@@ -135,46 +135,35 @@ def _agents(principal: Principal | None) -> list[dict[str, Any]]:
 def _patient_entity(patient_id: str) -> dict[str, Any]:
     return {
         "what": {"reference": f"Patient/{patient_id}"},
-        "type": {
-            "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-            "code": "1",
-            "display": "Person",
-        },
-        "role": {
-            "system": "http://terminology.hl7.org/CodeSystem/object-role",
-            "code": "1",
-            "display": "Patient",
-        },
+        **_entity(("1", "Person"), ("1", "Patient")),
     }
 
 
 def _object_entity(target: str) -> dict[str, Any]:
     return {
         "what": {"reference": target},
-        "type": {
-            "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-            "code": "2",
-            "display": "System Object",
-        },
-        "role": {
-            "system": "http://terminology.hl7.org/CodeSystem/object-role",
-            "code": "4",
-            "display": "Domain Resource",
-        },
+        **_entity(("2", "System Object"), ("4", "Domain Resource")),
     }
 
 
 def _query_entity(query: str) -> dict[str, Any]:
     return {
+        **_entity(("2", "System Object"), ("24", "Query")),
+        "query": base64.b64encode(query.encode("utf-8")).decode("ascii"),
+    }
+
+
+def _entity(kind: tuple[str, str], role: tuple[str, str]) -> dict[str, Any]:
+    """The ``type`` (audit-entity-type) and ``role`` (object-role) codings of an entity."""
+    return {
         "type": {
             "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-            "code": "2",
-            "display": "System Object",
+            "code": kind[0],
+            "display": kind[1],
         },
         "role": {
             "system": "http://terminology.hl7.org/CodeSystem/object-role",
-            "code": "24",
-            "display": "Query",
+            "code": role[0],
+            "display": role[1],
         },
-        "query": base64.b64encode(query.encode("utf-8")).decode("ascii"),
     }
