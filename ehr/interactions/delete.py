@@ -11,20 +11,19 @@ from __future__ import annotations
 from ehr.context import RequestContext
 from ehr.errors import PreconditionFailed
 from ehr.interactions.conditional import criteria_of, match_conditional
-from ehr.interactions.messages import FhirRequest, FhirResponse, parse_version_tag
+from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.responses import etag, outcome_response
 from ehr.storage.write import write_resource
 
 
 def delete(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
-    if_match = req.header("if-match")
     result = write_resource(
         ctx,
         method="DELETE",
         res_type=res_type,
         res_id=res_id,
         body=None,
-        expected_version=parse_version_tag(if_match) if if_match is not None else None,
+        expected_version=req.expected_version(),
     )
     message = f"{res_type}/{res_id} deleted" if result.changed else f"{res_type}/{res_id} is gone"
     if req.prefer("return") == "operationoutcome":

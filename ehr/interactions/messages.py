@@ -37,6 +37,11 @@ class FhirRequest:
                 found = value
         return found
 
+    def expected_version(self) -> int | None:
+        """The version ``If-Match`` requires (``W/"3"`` -> 3), or ``None`` without one."""
+        if_match = self.header("if-match")
+        return parse_version_tag(if_match) if if_match is not None else None
+
     def prefer(self, name: str) -> str | None:
         """A token of the ``Prefer`` header, e.g. ``prefer("return")`` -> ``minimal``."""
         header = self.header("prefer") or ""

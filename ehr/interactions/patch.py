@@ -19,7 +19,7 @@ from ehr.context import RequestContext
 from ehr.errors import BadRequest, Gone, NotFound, PreconditionFailed, Unprocessable
 from ehr.fhir.validate import depth_exceeds
 from ehr.interactions.conditional import criteria_of, match_conditional
-from ehr.interactions.messages import FhirRequest, FhirResponse, parse_version_tag
+from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.responses import write_response
 from ehr.storage.write import write_resource
 
@@ -38,14 +38,13 @@ def patch(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str) -> 
     if depth_exceeds(patched, limit):
         # Patches could otherwise nest a resource deeper, step by step, than any body may be.
         raise Unprocessable(f"the patched resource would be nested deeper than {limit} levels")
-    if_match = req.header("if-match")
     result = write_resource(
         ctx,
         method="PATCH",
         res_type=res_type,
         res_id=res_id,
         body=patched,
-        expected_version=parse_version_tag(if_match) if if_match is not None else None,
+        expected_version=req.expected_version(),
     )
     assert result.stored is not None
     return write_response(ctx, req, result.stored, 200, "patched")

@@ -15,7 +15,7 @@ from ehr.context import RequestContext
 from ehr.errors import BadRequest, PreconditionFailed
 from ehr.fhir.validate import require_resource_type
 from ehr.interactions.conditional import criteria_of, match_conditional
-from ehr.interactions.messages import FhirRequest, FhirResponse, parse_version_tag
+from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.responses import write_response
 from ehr.storage.write import new_id, write_resource
 
@@ -61,15 +61,13 @@ def conditional_update(ctx: RequestContext, req: FhirRequest, res_type: str) -> 
 
 
 def _store(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
-    if_match = req.header("if-match")
-    expected = parse_version_tag(if_match) if if_match is not None else None
     result = write_resource(
         ctx,
         method="PUT",
         res_type=res_type,
         res_id=res_id,
         body=req.body,
-        expected_version=expected,
+        expected_version=req.expected_version(),
     )
     assert result.stored is not None
     status = 201 if result.created else 200
