@@ -14,13 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ehr", description="Vietnam national EHR exchange")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"ehr.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ehr.commands.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"ehr.commands.{name}").register(subparsers)
     return parser
 
 

@@ -5,4 +5,4 @@ parsed arguments and returning the exit code) as its default.
 """
 
 COMMANDS = ("serve", "token", "seed")
-"""Modules of ``ehr.commands`` that the CLI loads, in help order (missing ones are skipped)."""
+"""Modules of ``ehr.commands`` that the CLI loads, in help order."""
