@@ -1,4 +1,6 @@
-"""``ehr seed [--demo]``: load the province table and the facility registry, idempotently.
+"""``ehr seed [--demo]``: load the conformance resources of ``fhir_profiles/`` (profiles,
+NamingSystems, terminology, OperationDefinitions), the province table and the facility
+registry, idempotently.
 
 Running it again writes nothing new; after a change of ``seed/`` or of the generator it
 writes exactly what changed. ``--province`` and ``--scale`` seed part of the registry, for

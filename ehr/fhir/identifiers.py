@@ -18,3 +18,10 @@ BHXH = f"{CORE}/sid/bhxh"
 """The 10-digit social insurance number (mã số BHXH) on its own."""
 CMND = f"{CORE}/sid/cmnd"
 """The retired 9-digit identity card number (chứng minh nhân dân), kept for old records."""
+FACILITY_RECORD = f"{CORE}/sid/facility-record"
+"""Base of the facilities' own record-number systems: ``facility_record_system(code)``."""
+
+
+def facility_record_system(facility_code: str) -> str:
+    """The identifier system of one facility's medical record numbers."""
+    return f"{FACILITY_RECORD}/{facility_code}"

@@ -27,6 +27,7 @@ __all__ = [
     "FACILITY_KIND_SYSTEM",
     "FACILITY_LEVEL_SYSTEM",
     "JURISDICTION",
+    "LEGACY_PROVINCE_SYSTEM",
     "MA_CSKCB",
     "OPERATOR_EXTENSIONS",
     "PROVINCE_SID",
@@ -37,6 +38,10 @@ PROVINCE_SID = f"{CORE}/sid/province"
 """Identifier system of a province ``Location``: the 2-digit 2025 province code."""
 PROVINCE_SYSTEM = f"{CORE}/CodeSystem/province"
 """CodeSystem of the 34 provinces (2025 scheme), ``fhir_profiles/CodeSystem-province.json``."""
+LEGACY_PROVINCE_SYSTEM = f"{CORE}/CodeSystem/legacy-province"
+"""CodeSystem of the 63 provinces before 1 July 2025 (their 2-digit codes, which CCCD
+prefixes and health-insurance codes still carry); mapped to ``PROVINCE_SYSTEM`` by the
+ConceptMap ``legacy-province-to-province``."""
 FACILITY_LEVEL_SYSTEM = f"{CORE}/CodeSystem/facility-level"
 """central | provincial | regional | commune | private (``Organization.type[0]``)."""
 FACILITY_KIND_SYSTEM = f"{CORE}/CodeSystem/facility-kind"

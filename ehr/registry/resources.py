@@ -21,6 +21,10 @@ from ehr.registry import (
 from ehr.registry.facilities import KINDS, LEVELS, Facility
 from ehr.registry.provinces import Province, province_address, province_location_id
 
+VERSION = "2025.1"
+"""Business version of every conformance resource the exchange publishes."""
+PUBLISHER = "ehr: Vietnam national EHR exchange"
+
 SITE = {
     "system": "http://terminology.hl7.org/CodeSystem/location-physical-type",
     "code": "si",
@@ -84,12 +88,12 @@ def _code_system(
         "resourceType": "CodeSystem",
         "id": name,
         "url": f"{CORE}/CodeSystem/{name}",
-        "version": "2025.1",
+        "version": VERSION,
         "name": "".join(part.title() for part in name.split("-")),
         "title": title,
         "status": "active",
         "experimental": False,
-        "publisher": "ehr: Vietnam national EHR exchange",
+        "publisher": PUBLISHER,
         "description": description,
         "caseSensitive": True,
         "content": "complete",
@@ -147,6 +151,38 @@ def province_code_system(provinces: Sequence[Province]) -> dict[str, Any]:
     )
 
 
+def legacy_province_code_system(provinces: Sequence[Province]) -> dict[str, Any]:
+    """The 63 provinces before 1 July 2025, each saying which 2025 province it is now part of."""
+    concepts = sorted(
+        (
+            {
+                "code": code,
+                "display": name,
+                "definition": _merged_into(code, name, province),
+            }
+            for province in provinces
+            for code, name in zip(province.old_codes, province.old_names, strict=True)
+        ),
+        key=lambda concept: concept["code"],
+    )
+    return _code_system(
+        "legacy-province",
+        "Provinces of Vietnam before 2025 (63)",
+        "The 63 provinces and centrally governed cities before 1 July 2025, by their 2-digit "
+        "code. CCCD numbers (digits 1-3) and health-insurance codes still carry these codes; "
+        "the ConceptMap legacy-province-to-province maps each to its 2025 province.",
+        concepts,
+    )
+
+
+def _merged_into(code: str, name: str, province: Province) -> str:
+    if len(province.old_codes) > 1:
+        return f"Merged into {province.name} ({province.code}) on 1 July 2025."
+    if name != province.name or code != province.code:
+        return f"Became {province.name} ({province.code}) on 1 July 2025."
+    return "Unchanged by the 2025 merger."
+
+
 def _history(province: Province) -> str:
     old = ", ".join(
         f"{name} ({code})"
@@ -165,4 +201,5 @@ def code_systems(provinces: Sequence[Province]) -> list[dict[str, Any]]:
         facility_level_code_system(),
         facility_kind_code_system(),
         province_code_system(provinces),
+        legacy_province_code_system(provinces),
     ]

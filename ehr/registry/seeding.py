@@ -1,4 +1,4 @@
-"""Loading the province table and the facility registry, idempotently, through the write path.
+"""Loading the conformance resources, the province table and the facility registry, idempotently.
 
 Every resource goes through ``ehr.storage.write.write_resource`` (validation, history,
 search index, participants), in units of work of ``BATCH_SIZE`` resources, as the
@@ -28,13 +28,14 @@ from sqlmodel import Session
 
 from ehr.access.policy import AccessPolicy
 from ehr.config import Settings
+from ehr.conformance.files import conformance_resources
 from ehr.context import RequestContext, Services
 from ehr.db.schema import Resource
 from ehr.db.unit_of_work import run_in_unit_of_work
 from ehr.registry import OPERATOR_EXTENSIONS
 from ehr.registry.facilities import generate_registry
 from ehr.registry.provinces import province_location, read_provinces
-from ehr.registry.resources import code_systems, facility_resources
+from ehr.registry.resources import facility_resources
 from ehr.storage.write import write_resource
 
 BATCH_SIZE = 250
@@ -79,7 +80,9 @@ def reference_resources(
     province_codes: Collection[str] | None = None,
     scale: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """CodeSystems, province Locations, then each facility's Organization and Location.
+    """The conformance resources of ``fhir_profiles/`` (profiles, NamingSystems,
+    CodeSystems, ValueSets, ConceptMaps, OperationDefinitions: ``ehr.conformance.files``),
+    province Locations, then each facility's Organization and Location.
 
     In the order references need: a site ``Location`` points at its province and its
     ``Organization``. ``province_codes`` limits provinces and facilities to those codes.
@@ -92,7 +95,7 @@ def reference_resources(
     chosen = [p for p in provinces if province_codes is None or p.code in province_codes]
     facilities = generate_registry(provinces, scale=scale, province_codes=province_codes)
     return [
-        *code_systems(provinces),
+        *conformance_resources(settings.profiles_dir),
         *(province_location(province) for province in chosen),
         *facility_resources(facilities),
     ]

@@ -18,7 +18,7 @@ def systems(provinces) -> dict[str, dict]:  # type: ignore[no-untyped-def]
 
 
 def test_the_files_are_generated_from_the_sources(systems):
-    """Stale? Run ``scripts/generate_code_systems.py``."""
+    """Stale? Run ``scripts/build_profiles.py``."""
     for system in systems.values():
         path = Settings().profiles_dir / f"CodeSystem-{system['id']}.json"
         assert json.loads(path.read_text(encoding="utf-8")) == system, path.name
