@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 30_000
     log_sql: bool = False
 
+    profile_policy: str = "accept-and-flag"
+    """What a write failing a national profile gets: ``accept-and-flag`` (stored, tagged
+    not-exchangeable) or ``reject`` (422), with per-profile overrides such as
+    ``accept-and-flag; reject:vn-core-patient`` (``ehr.profiles.policy``, docs/profiles.md)."""
+
     cccd_system: str = "http://fhir.hl7.org.vn/core/sid/cccd"
     """Identifier system of the national ID (CCCD) on Patient resources."""
 

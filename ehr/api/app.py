@@ -20,6 +20,7 @@ from ehr.db.engine import make_engine
 from ehr.db.migrate import upgrade
 from ehr.mpi.linking import PersonLinking
 from ehr.mpi.national_id_hash import load_or_create_secret
+from ehr.profiles.participant import profile_validation
 from ehr.search.registry import load_registry
 
 
@@ -40,7 +41,12 @@ def build_services(settings: Settings) -> Services:
         limiter=RateLimiter(settings.rate_limit_per_minute),
         national_id_secret=load_or_create_secret(settings.key_dir() / "national-id-hmac.key"),
         auth=AuthService.from_settings(settings),
-        participants=(PersonLinking(), CareRelationships(), AuditWrites()),
+        participants=(
+            PersonLinking(),
+            CareRelationships(),
+            AuditWrites(),
+            profile_validation(settings.profiles_dir, settings.profile_policy),
+        ),
     )
 
 
