@@ -8,10 +8,13 @@ before the response is sent: what a client is told was stored, was stored.
 
 from __future__ import annotations
 
+from functools import partial
+
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from ehr.access.policy import ANONYMOUS, AccessPolicy
 from ehr.api.wire import check_acceptable, read_body, render
@@ -61,13 +64,39 @@ async def handle(request: Request) -> Response:
 
     try:
         # Reads write their AuditEvent, so every unit of work but the public metadata writes.
-        response = await run_in_threadpool(
-            run_in_unit_of_work, services.engine, work, write=path != "metadata"
+        response = await to_thread.run_sync(
+            partial(run_in_unit_of_work, services.engine, work, write=path != "metadata"),
+            limiter=_database_threads(),
         )
     except Forbidden as denied:
-        await run_in_threadpool(_audit_denial, services, base, policy, denied)
+        await to_thread.run_sync(
+            partial(_audit_denial, services, base, policy, denied),
+            limiter=_database_threads(),
+        )
         raise
     return render(response, pretty=request.query_params.get("_pretty") == "true")
+
+
+DATABASE_THREADS = 4
+"""Units of work one worker process runs at once; more requests wait for a thread.
+
+AnyIO's default pool has 40 threads. Under load they all hold a database connection and
+take turns on the GIL with the event loop (and on SQLite all but one wait for the write
+lock anyway), which costs CPU in hand-offs and stretches the latency tail; a few threads
+keep the database busy, and the rest wait cheaply in the event loop."""
+
+
+_THREADS: RunVar[CapacityLimiter] = RunVar("ehr_database_threads")
+"""One limiter per event loop (as AnyIO keeps its own default one)."""
+
+
+def _database_threads() -> CapacityLimiter:
+    try:
+        return _THREADS.get()
+    except LookupError:
+        limiter = CapacityLimiter(DATABASE_THREADS)
+        _THREADS.set(limiter)
+        return limiter
 
 
 def access_policy(request: Request, services: Services, *, public: bool) -> AccessPolicy:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ehr.audit.events import OUTCOME_DENIED, audit_event
+from ehr.audit.index_rows import audit_index_rows
 from ehr.db.schema import Compartment
 from ehr.search.dates import format_instant
 
@@ -61,7 +62,7 @@ def record_denial(ctx: RequestContext, access: Access, reason: str) -> None:
 
 
 def _write(ctx: RequestContext, access: Access, patients: set[str], denied: str = "") -> None:
-    from ehr.storage.write import new_id, now_micros, write_resource
+    from ehr.storage.write import append_trusted, now_micros
 
     event = audit_event(
         principal=ctx.policy.principal,
@@ -74,20 +75,16 @@ def _write(ctx: RequestContext, access: Access, patients: set[str], denied: str 
         outcome_text=denied or None,
         break_glass=ctx.policy.break_glass,
     )
-    write_resource(
-        ctx,
-        method="POST",
-        res_type="AuditEvent",
-        res_id=new_id(),
-        body=event,
-        check_references=False,
-    )
+    append_trusted(ctx, "AuditEvent", event, index=audit_index_rows)
+
+
+_PATIENTS_OF = select(_C.c.patient_id).where(_C.c.rid.in_(bindparam("rids", expanding=True)))
+"""Built once (every audited read runs it); ``rids`` expands to the chunk's values."""
 
 
 def _patients_of(ctx: RequestContext, rids: tuple[int, ...]) -> set[str]:
     patients: set[str] = set()
     for start in range(0, len(rids), 500):
-        chunk = rids[start : start + 500]
-        rows = ctx.session.execute(select(_C.c.patient_id).where(_C.c.rid.in_(chunk)))
+        rows = ctx.session.execute(_PATIENTS_OF, {"rids": list(rids[start : start + 500])})
         patients.update(row.patient_id for row in rows)
     return patients

@@ -18,6 +18,7 @@ from ehr.auth.claims import own_claims, principal_from_own, principal_from_trust
 from ehr.auth.keys import KeySet, SigningKey, load_signing_keys
 from ehr.auth.principal import Principal, Role
 from ehr.auth.scopes import Scope, format_scopes
+from ehr.auth.token_cache import TokenCache, Verified
 from ehr.auth.tokens import CLOCK_SKEW_S, REGISTERED, InvalidToken, sign, unverified, verify
 from ehr.auth.trusted import TrustedIssuer, load_trusted_issuers
 from ehr.config import Settings
@@ -48,6 +49,7 @@ class AuthService:
         self.trusted = dict(trusted or {})
         self.default_lifetime_s = default_lifetime_s
         self._own_keys = KeySet({key.kid: key.public for key in self.signing_keys})
+        self._verified = TokenCache()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthService:
@@ -90,33 +92,45 @@ class AuthService:
             ) from exc
 
     def verify(self, token: str) -> Principal:
-        """The caller of an access token; ``InvalidToken`` if it is not acceptable."""
+        """The caller of an access token; ``InvalidToken`` if it is not acceptable.
+
+        A token verified before is not verified again while it is valid
+        (``ehr.auth.token_cache``): its claims are checked against the clock instead.
+        """
         if not token:
             raise InvalidToken("the bearer token is empty")
+        return self._verified.principal(token, self._verify_signed)
+
+    def _verify_signed(self, token: str) -> Verified:
+        """Signature, registered claims and the caller's claims, checked in full."""
         _, claims = unverified(token)
         issuer = claims.get("iss")
         if issuer == self.issuer:
+            required: tuple[str, ...] = (*REGISTERED, "sub", "jti")
             verified = verify(
                 token,
                 self._own_keys,
                 issuer=self.issuer,
                 audiences=(self.audience,),
-                required=(*REGISTERED, "sub", "jti"),
+                required=required,
                 leeway=CLOCK_SKEW_S,
             )
-            return principal_from_own(verified)
+            principal = principal_from_own(verified)
+            return Verified(principal, verified, self.issuer, (self.audience,), required)
         trusted = self.trusted.get(issuer) if isinstance(issuer, str) else None
         if trusted is None:
             raise InvalidToken("the token issuer is not accepted")
+        required = (*REGISTERED, "sub")
         verified = verify(
             token,
             trusted.keys,
             issuer=trusted.issuer,
             audiences=(trusted.audience,),
-            required=(*REGISTERED, "sub"),
+            required=required,
             leeway=CLOCK_SKEW_S,
         )
-        return principal_from_trusted(verified, trusted.role)
+        principal = principal_from_trusted(verified, trusted.role)
+        return Verified(principal, verified, trusted.issuer, (trusted.audience,), required)
 
     def mint(
         self,

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from ehr.db.engine import WRITE_OPTION
+from ehr.db.engine import WRITE_OPTION, is_sqlite
+from ehr.db.writer_queue import writer_turn
 
 T = TypeVar("T")
 
@@ -28,7 +29,7 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     ``write=False`` opens a read-only unit (no write lock on SQLite); it still rolls back
     anything added to it, which keeps reads honest.
     """
-    with engine.connect() as connection:
+    with _writer_turn(engine, write), engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: write})
         with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
             transaction = connection.begin()
@@ -36,12 +37,32 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
                 yield session
                 session.flush()
                 if write:
-                    transaction.commit()
+                    _commit(transaction)
                 else:
                     transaction.rollback()
             except BaseException:
                 transaction.rollback()
                 raise
+
+
+def _commit(transaction: RootTransaction) -> None:
+    try:
+        transaction.commit()
+    except DBAPIError as exc:
+        # The connection may have gone during the commit: whether it took effect is unknown,
+        # so this unit must not be run again as if it had certainly rolled back.
+        exc.during_commit = True  # type: ignore[attr-defined]
+        raise
+
+
+@contextmanager
+def _writer_turn(engine: Engine, write: bool) -> Iterator[None]:
+    """SQLite writers wait for their turn in ``ehr.db.writer_queue``, not in SQLite."""
+    if not write or not is_sqlite(engine):
+        yield
+        return
+    with writer_turn(engine):
+        yield
 
 
 RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
@@ -54,8 +75,9 @@ def run_in_unit_of_work(
     """Run ``work`` in a unit of work, retrying it whole when the database says "try again".
 
     A unit of work either commits whole or leaves nothing behind, so re-running it after a
-    deadlock, a serialization failure or a lost race on a unique key is always safe; the
-    last failure propagates (the HTTP layer maps a unique violation to 409).
+    deadlock, a serialization failure, a lost race on a unique key, or a connection the
+    server dropped before the commit is always safe; the last failure propagates (the HTTP
+    layer maps a unique violation to 409).
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -68,6 +90,10 @@ def run_in_unit_of_work(
 
 
 def _retryable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        # The server dropped the connection (restart, idle timeout): again on a fresh one,
+        # unless it went during the commit (then the unit may have been stored).
+        return not getattr(exc, "during_commit", False)
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in RETRYABLE_SQLSTATES:
         return True

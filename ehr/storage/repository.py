@@ -7,18 +7,40 @@ checks, conditional logic, validation) live in ``ehr.storage.write`` and the int
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from functools import lru_cache
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ehr.db.schema import SEARCH_TABLES, Compartment, Resource, ResourceVersion
-from ehr.search.values import IndexValue
+from ehr.search.values import (
+    DateValue,
+    IndexValue,
+    NumberValue,
+    QuantityValue,
+    ReferenceValue,
+    StringValue,
+    TokenValue,
+    UriValue,
+)
 
 _RESOURCE = Resource.__table__  # type: ignore[attr-defined]
 _VERSION = ResourceVersion.__table__  # type: ignore[attr-defined]
 _COMPARTMENT = Compartment.__table__  # type: ignore[attr-defined]
+_VALUE_TYPES = {
+    "token": TokenValue,
+    "string": StringValue,
+    "date": DateValue,
+    "number": NumberValue,
+    "quantity": QuantityValue,
+    "reference": ReferenceValue,
+    "uri": UriValue,
+}
+"""The index value dataclass of each search parameter type; its fields are its columns."""
 
 
 @dataclass(frozen=True)
@@ -49,16 +71,19 @@ _CURRENT_COLUMNS = (
 )
 
 
+_READ_CURRENT = select(*_CURRENT_COLUMNS).where(
+    _RESOURCE.c.res_type == bindparam("res_type"), _RESOURCE.c.res_id == bindparam("res_id")
+)
+_READ_CURRENT_FOR_UPDATE = _READ_CURRENT.with_for_update()
+"""Built once: building a ``select`` per call costs five times running it (every read does)."""
+
+
 def read_current(
     session: Session, res_type: str, res_id: str, *, for_update: bool = False
 ) -> StoredResource | None:
     """The current version of ``res_type/res_id`` (tombstones included), optionally row-locked."""
-    query = select(*_CURRENT_COLUMNS).where(
-        _RESOURCE.c.res_type == res_type, _RESOURCE.c.res_id == res_id
-    )
-    if for_update:
-        query = query.with_for_update()
-    row = session.execute(query).first()
+    query = _READ_CURRENT_FOR_UPDATE if for_update else _READ_CURRENT
+    row = session.execute(query, {"res_type": res_type, "res_id": res_id}).first()
     if row is None:
         return None
     *columns, facility = row
@@ -126,6 +151,114 @@ def save_version(
     return StoredResource(
         rid, res_type, res_id, version, last_updated, deleted, content, method, facility
     )
+
+
+def insert_new(
+    session: Session,
+    *,
+    res_type: str,
+    res_id: str,
+    last_updated: int,
+    content: bytes,
+    facility: str | None,
+    entries: Iterable[tuple[str, str, IndexValue]],
+    patients: set[str],
+) -> StoredResource:
+    """Store a brand-new resource (version 1): resource, history, index and compartment rows.
+
+    The same rows as ``save_version`` + ``replace_index`` + ``replace_compartment`` with
+    ``is_new``, written through the DB-API cursor of the session's connection with SQL
+    built once per dialect, because this runs once per audited access (every read):
+    SQLAlchemy's statement handling costs several times the inserts themselves, and on
+    PostgreSQL each statement would be a round trip of its own, where here they all go in
+    one pipeline (the rows after the first take its key from the sequence, ``currval``).
+    Same connection, same transaction: the unit of work still commits or rolls back all.
+    """
+    connection = session.connection()
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    paramstyle = connection.dialect.paramstyle
+    common = (res_type, res_id, 1, last_updated, False, content)
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    for param_type, code, value in entries:
+        rows[param_type].append((res_type, code, *value.__dict__.values()))
+    compartment = [(patient,) for patient in sorted(patients)]
+    with _as_sqlalchemy_errors(connection):
+        rid = _insert_rows(dbapi, paramstyle, common, facility, rows, compartment)
+    return StoredResource(rid, res_type, res_id, 1, last_updated, False, content, "POST", facility)
+
+
+def _insert_rows(  # type: ignore[no-untyped-def]
+    dbapi, paramstyle: str, common: tuple, facility: str | None, rows: dict, compartment: list
+) -> int:
+    """The INSERTs of ``insert_new`` on the driver's connection; the new resource's key."""
+    sql = _driver_sql(paramstyle)
+    if paramstyle == "qmark":  # SQLite: in process, no round trips; the key is ``lastrowid``
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(sql["resource"], (*common, facility))
+            rid = cursor.lastrowid
+            cursor.execute(sql["version"], (rid, *common, "POST"))
+            for table, values in (*rows.items(), ("compartment", compartment)):
+                if values:
+                    cursor.executemany(sql[table], [(rid, *value) for value in values])
+        finally:
+            cursor.close()
+    else:
+        with dbapi.pipeline(), dbapi.cursor() as first, dbapi.cursor() as rest:
+            first.execute(sql["resource"], (*common, facility))
+            rest.execute(sql["version"], (*common, "POST"))
+            for table, values in (*rows.items(), ("compartment", compartment)):
+                if values:
+                    rest.executemany(sql[table], values)
+            rid = first.fetchone()[0]
+    return rid
+
+
+@contextmanager
+def _as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
+    """Driver errors as SQLAlchemy raises them (``DBAPIError`` subclasses, a dropped
+    connection invalidated), so the unit of work retries and the HTTP layer maps them as
+    it does every other database error."""
+    dialect = connection.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as exc:
+        lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            "insert_new", None, exc, dbapi_error, connection_invalidated=lost, dialect=dialect
+        ) from exc
+
+
+@lru_cache(maxsize=4)
+def _driver_sql(paramstyle: str) -> dict[str, str]:
+    """The INSERTs of ``insert_new`` in the driver's parameter style (qmark or format).
+
+    On PostgreSQL the ``rid`` of every row but the resource's own is the value the
+    ``resource`` insert just took from its sequence, in this session.
+    """
+    mark = "?" if paramstyle == "qmark" else "%s"
+    rid = mark if paramstyle == "qmark" else "currval(pg_get_serial_sequence('resource', 'rid'))"
+
+    def insert(table: str, columns: Sequence[str], suffix: str = "") -> str:
+        values = [rid if column == "rid" else mark for column in columns]
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)}){suffix}"
+
+    common = ("res_type", "res_id", "version", "last_updated", "deleted", "content")
+    sql = {
+        "resource": insert(
+            "resource", (*common, "facility"), "" if paramstyle == "qmark" else " RETURNING rid"
+        ),
+        "version": insert("resource_version", ("rid", *common, "method")),
+        "compartment": insert("compartment", ("rid", "patient_id")),
+    }
+    for param_type, model in SEARCH_TABLES.items():
+        value_columns = [f.name for f in fields(_VALUE_TYPES[param_type])]
+        sql[param_type] = insert(model.__tablename__, ("rid", "res_type", "param", *value_columns))
+    return sql
 
 
 def replace_index(
