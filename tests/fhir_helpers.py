@@ -7,6 +7,19 @@ from typing import Any
 import httpx
 
 FHIR_JSON = "application/fhir+json"
+NATIONAL_PROFILE_TYPES = (
+    "Patient",
+    "Organization",
+    "Encounter",
+    "Condition",
+    "Observation",
+    "MedicationRequest",
+    "Immunization",
+    "AllergyIntolerance",
+    "Procedure",
+)
+"""The types issue 5 gives a national profile (what the generator and the shipped
+``fhir_profiles/`` are both checked against)."""
 
 
 def patient(family: str = "Nguyễn", given: tuple[str, ...] = ("Văn", "An"), **extra: Any) -> dict:

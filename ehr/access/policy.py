@@ -5,7 +5,8 @@ interaction (role rules and SMART scopes); ``visible`` is a SQL condition on the
 ``resource`` table that the store adds to every read, search, include and history query,
 so no handler filters rows itself and ``_include``/``_revinclude``/chains cannot leak.
 
-- admin: everything (and it is audited like everyone else).
+- admin: everything (and it is audited like everyone else); alone may review and change
+  the person index (``ADMIN_OPERATIONS``).
 - ministry: no person-level resource at all, whatever its scopes say.
 - patient: person-level data only in the compartment of their own Patient records (found
   by the national ID they signed in with); no writes.
@@ -41,8 +42,35 @@ INTERACTION_PERMISSION = {
     "patch": "u",
     "delete": "d",
     "$match": "s",
+    "$validate": "r",
+    "$link": "u",
+    "$unlink": "u",
+    "$merge": "u",
+    "$not-duplicate": "u",
+    "$undo": "u",
+    "$confirm": "u",
+    "$reject": "u",
+    "$link-history": "r",
 }
 """The SMART v2 permission letter each interaction needs (others need none)."""
+
+TERMINOLOGY_OPERATIONS = frozenset({"$lookup"})
+"""Operations any authenticated caller may use whatever its scopes: they read code
+systems, never a person's data (``CodeSystem/$lookup``)."""
+
+ADMIN_OPERATIONS = frozenset(
+    {
+        "$link",
+        "$unlink",
+        "$merge",
+        "$not-duplicate",
+        "$undo",
+        "$link-history",
+        "$confirm",
+        "$reject",
+    }
+)
+"""The person index's review and link operations: the admin's job (PRODUCT.md section 5)."""
 
 _C = Compartment.__table__  # type: ignore[attr-defined]
 _CARE = CareRelationship.__table__  # type: ignore[attr-defined]
@@ -75,6 +103,10 @@ class AccessPolicy:
 
     def check(self, interaction: str, res_type: str | None) -> None:
         """Refuse (403) an interaction the caller's role or scopes do not allow."""
+        if interaction in TERMINOLOGY_OPERATIONS:
+            return
+        if interaction in ADMIN_OPERATIONS and self.role not in ("admin", "system"):
+            raise Forbidden(f"{interaction} is for admins (the person index review)")
         permission = INTERACTION_PERMISSION.get(interaction)
         if self.principal is None or permission is None:
             return

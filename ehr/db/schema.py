@@ -253,6 +253,52 @@ class PersonLinkHistory(SQLModel, table=True):
     explanation: str | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     """The matcher's per-field explanation (JSON), for AUTO decisions."""
     at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    change_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, index=True)
+    )
+    """The ``person_link_change`` this move belongs to (one merge moves many records)."""
+
+
+class PersonLinkChange(SQLModel, table=True):
+    """One change of the person index (a link, a merge, a review decision, an undo).
+
+    The unit an admin reads in the link history and undoes; the records it moved are the
+    ``person_link_history`` rows with its ``change_id``.
+    """
+
+    __tablename__ = "person_link_change"
+
+    change_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    action: str = Field(sa_column=Column(String(24), nullable=False))
+    """link, unlink, merge, not-duplicate, review, undo."""
+    link_type: str = Field(sa_column=Column(String(8), nullable=False))
+    """AUTO (the exchange decided) or MANUAL (an admin decided)."""
+    actor: str = Field(sa_column=Column(String(128), nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(String(512), nullable=True))
+    at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    undoes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    undone_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class PersonReplaced(SQLModel, table=True):
+    """A golden person merged into another: its national IDs now resolve to the survivor."""
+
+    __tablename__ = "person_replaced"
+
+    person_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    replaced_by: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    change_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PersonDistinct(SQLModel, table=True):
+    """Two persons a reviewer declared not the same (``person_a < person_b``): the index
+    never merges them on its own."""
+
+    __tablename__ = "person_distinct"
+
+    person_a: str = Field(sa_column=Column(String(64), primary_key=True))
+    person_b: str = Field(sa_column=Column(String(64), primary_key=True))
+    change_id: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class MatchBlock(SQLModel, table=True):
@@ -275,3 +321,23 @@ SEARCH_TABLES = {
     "uri": SearchUri,
 }
 """The index table of each search parameter type."""
+
+
+class ProfileFlag(SQLModel, table=True):
+    """A resource whose current version fails a national profile (stored under the
+    ``accept-and-flag`` policy): not exchangeable until a valid version replaces it.
+
+    One row per resource, replaced by each new failing version, removed by a valid one or a
+    delete (``ehr.profiles.participant``). ``outcome`` is the OperationOutcome (JSON) the
+    facility sees through ``$validate``.
+    """
+
+    __tablename__ = "profile_flag"
+
+    res_type: str = Field(sa_column=Column(String(64), primary_key=True))
+    res_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    profiles: str = Field(sa_column=Column(String(2048), nullable=False))
+    """The canonical URLs of the failed profiles, space-separated."""
+    outcome: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    flagged_at: int = Field(sa_column=Column(BigInteger, nullable=False))

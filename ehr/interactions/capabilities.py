@@ -1,19 +1,21 @@
 """capabilities: ``GET [base]/metadata`` (https://hl7.org/fhir/R4/http.html#capabilities).
 
 The CapabilityStatement is generated from what is registered (the router's table, the
-search parameter registry), never written by hand, so it lists exactly what works. It is
-built once per base URL and served from memory.
+search parameter registry, the national profiles of ``fhir_profiles/``), never written by
+hand, so it lists exactly what works. It is built once per base URL and served from memory.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import orjson
 
 from ehr import __version__
 from ehr.context import RequestContext
 from ehr.interactions.messages import FhirRequest, FhirResponse
+from ehr.profiles.definitions import load_profiles
 from ehr.search.registry import SearchRegistry
 
 _TYPE_INTERACTIONS = (
@@ -42,12 +44,24 @@ _RESULT_PARAMETERS = (
 def capabilities(ctx: RequestContext, req: FhirRequest) -> FhirResponse:
     routed = {route.interaction for route in _routes()}
     operations = tuple(
-        (route.interaction.removeprefix("$"), route.definition, route.types)
-        for route in _routes()
-        if route.interaction.startswith("$")
+        dict.fromkeys(  # an operation routed at type and instance level is listed once
+            (route.interaction.removeprefix("$"), route.definition, route.types)
+            for route in _routes()
+            if route.interaction.startswith("$")
+        )
     )
-    content = _statement(ctx.registry, ctx.base_url, frozenset(routed), operations)
+    profiles = _national_profiles(ctx.settings.profiles_dir)
+    content = _statement(ctx.registry, ctx.base_url, frozenset(routed), operations, profiles)
     return FhirResponse(status=200, body=content)
+
+
+@lru_cache(maxsize=8)
+def _national_profiles(profiles_dir: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``(type, profile urls)`` for each type the national profiles constrain."""
+    profiles = load_profiles(profiles_dir)
+    types = sorted({p.type for p in profiles.profiles.values()})
+    found = ((t, tuple(p.url for p in profiles.national(t))) for t in types)
+    return tuple((t, urls) for t, urls in found if urls)
 
 
 def _routes():  # type: ignore[no-untyped-def]
@@ -62,9 +76,17 @@ def _statement(
     base_url: str,
     routed: frozenset[str],
     operations: tuple[tuple[str, str, tuple[str, ...]], ...],
+    profiles: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> bytes:
     resources = [_resource(registry, t, routed) for t in registry.resource_types()]
+    national = dict(profiles)
     for resource in resources:
+        supported = national.get(resource["type"])
+        if supported:
+            # Every resource of the type is validated against them (ehr.profiles).
+            if len(supported) == 1:
+                resource["profile"] = supported[0]
+            resource["supportedProfile"] = list(supported)
         served = [
             {"name": name, "definition": definition}
             for name, definition, types in operations

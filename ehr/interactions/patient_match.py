@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from ehr.context import RequestContext
 from ehr.db.schema import PersonNationalId
-from ehr.errors import BadRequest
-from ehr.fhir.validate import require_resource_type, validate_structure
+from ehr.fhir.validate import validate_structure
 from ehr.interactions.bundles import bundle, embedded
 from ehr.interactions.messages import FhirRequest, FhirResponse
+from ehr.interactions.operation_parameters import Param, read_parameters
 from ehr.mpi.candidates import candidates, record_of
 from ehr.mpi.national_id_hash import national_id_hmac
 from ehr.mpi.patient_identity import identity_of
@@ -26,11 +26,18 @@ from ehr.search.query import parse_search
 
 MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
 _NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
+MATCH_PARAMETERS = (
+    Param("resource", "resource", required=True, target="Patient"),
+    Param("onlyCertainMatches", "boolean"),
+    Param("count", "integer", maximum=100),
+)
+"""What ``$match`` takes (the R4 OperationDefinition ``Patient-match``)."""
 
 
 def patient_match(ctx: RequestContext, req: FhirRequest, res_type: str) -> FhirResponse:
-    resource, only_certain, count = _parameters(req.body)
-    require_resource_type(resource, "Patient")
+    values = read_parameters(req.body, "$match", MATCH_PARAMETERS)
+    resource = values["resource"]
+    only_certain, count = values.get("onlyCertainMatches", False), values.get("count", 10)
     validate_structure(resource)
     settings = ctx.settings
     identity = identity_of(resource, settings.cccd_system, seed_dir=settings.seed_dir)
@@ -79,34 +86,3 @@ def _entries(ctx: RequestContext, found: list[tuple[str, float, str]]) -> list[d
             }
         )
     return entries
-
-
-def _parameters(body: Any) -> tuple[Any, bool, int]:
-    """``resource`` (required), ``onlyCertainMatches`` and ``count`` from a Parameters body."""
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise BadRequest("$match takes a Parameters resource with a 'resource' parameter")
-    resource, only_certain, count = None, False, 10
-    parameters = body.get("parameter") or []
-    if not isinstance(parameters, list):
-        raise BadRequest(
-            "Parameters.parameter must be an array", expression=("Parameters.parameter",)
-        )
-    for parameter in parameters:
-        if not isinstance(parameter, dict):
-            raise BadRequest("Parameters.parameter must be objects")
-        name = parameter.get("name")
-        if name == "resource":
-            resource = parameter.get("resource")
-        elif name == "onlyCertainMatches":
-            only_certain = parameter.get("valueBoolean") is True
-        elif name == "count":
-            value = parameter.get("valueInteger")
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
-                raise BadRequest("count must be an integer from 1 to 100")
-            count = value
-    if resource is None:
-        raise BadRequest(
-            "$match needs a 'resource' parameter holding a Patient",
-            expression=("Parameters.parameter",),
-        )
-    return resource, only_certain, count

@@ -16,12 +16,17 @@ from ehr.context import RequestContext
 from ehr.errors import Forbidden, MethodNotAllowed, NotFound
 from ehr.interactions import (
     capabilities,
+    code_lookup,
     create,
     delete,
     history,
+    link_history,
     patch,
     patient_match,
+    person_links,
     read,
+    resource_validate,
+    review_decisions,
     search,
     transaction,
     update,
@@ -30,6 +35,10 @@ from ehr.interactions import (
 from ehr.interactions.messages import FhirRequest, FhirResponse
 
 Handler = Callable[..., FhirResponse]
+MPI_OPERATIONS = "http://fhir.hl7.org.vn/core/OperationDefinition"
+"""The person index's review and link operations (``ehr.interactions.person_links``)."""
+VALIDATE = "http://hl7.org/fhir/OperationDefinition/Resource-validate"
+LOOKUP = "http://fhir.hl7.org.vn/core/OperationDefinition/CodeSystem-lookup"
 
 
 @dataclass(frozen=True)
@@ -46,10 +55,30 @@ class Route:
     """For an operation: the canonical URL of its OperationDefinition."""
 
 
+def _person_index(
+    method: str, shape: tuple[str, ...], handler: Handler, res_type: str = "Patient"
+) -> Route:
+    """A review or link operation of the person index (admins only, ``ehr.access.policy``)."""
+    name = shape[-1]
+    definition = f"{MPI_OPERATIONS}/{name.removeprefix('$')}"
+    return Route(method, shape, handler, name, types=(res_type,), definition=definition)
+
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", ("metadata",), capabilities.capabilities, "capabilities"),
     Route("POST", (), transaction.process_bundle, "transaction"),
     Route("POST", (), transaction.process_bundle, "batch"),
+    *(
+        Route(
+            method,
+            ("{type}", "$lookup"),
+            code_lookup.lookup_code,
+            "$lookup",
+            types=("CodeSystem",),
+            definition=LOOKUP,
+        )
+        for method in ("GET", "POST")
+    ),
     Route(
         "POST",
         ("{type}", "$match"),
@@ -57,6 +86,35 @@ ROUTES: tuple[Route, ...] = (
         "$match",
         types=("Patient",),
         definition="http://hl7.org/fhir/OperationDefinition/Patient-match",
+    ),
+    _person_index("POST", ("{type}", "{id}", "$link"), person_links.link_patient),
+    _person_index("POST", ("{type}", "{id}", "$unlink"), person_links.unlink_patient),
+    _person_index("POST", ("{type}", "$merge"), person_links.merge_persons),
+    _person_index("POST", ("{type}", "$not-duplicate"), person_links.not_duplicate),
+    _person_index("POST", ("{type}", "$undo"), person_links.undo_change),
+    _person_index("GET", ("{type}", "{id}", "$link-history"), link_history.link_history),
+    _person_index("POST", ("{type}", "{id}", "$confirm"), review_decisions.confirm, "Task"),
+    _person_index("POST", ("{type}", "{id}", "$reject"), review_decisions.reject, "Task"),
+    Route(
+        "POST",
+        ("{type}", "$validate"),
+        resource_validate.validate_type,
+        "$validate",
+        definition=VALIDATE,
+    ),
+    Route(
+        "GET",
+        ("{type}", "{id}", "$validate"),
+        resource_validate.validate_instance,
+        "$validate",
+        definition=VALIDATE,
+    ),
+    Route(
+        "POST",
+        ("{type}", "{id}", "$validate"),
+        resource_validate.validate_instance,
+        "$validate",
+        definition=VALIDATE,
     ),
     Route("GET", ("{type}",), search.search_type, "search-type"),
     Route("POST", ("{type}", "_search"), search.search_type, "search-type"),

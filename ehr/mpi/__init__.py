@@ -20,5 +20,12 @@ Probabilistic matching (pure code, rules as data in ``fhir_profiles/mpi-rules.js
   weights to a score, a decision (auto-link, review, new person) and a match grade.
 - ``ehr.mpi.rules``: loading and checking the rules.
 
-Linking (in the write transaction): ``ehr.mpi.linking`` and ``ehr.mpi.golden``.
+Linking (in the write transaction): ``ehr.mpi.linking`` (the write participant),
+``ehr.mpi.link_decision`` (which person), ``ehr.mpi.golden`` and ``ehr.mpi.person_records``
+(golden records and ``refer`` links).
+
+Review and link management (docs/matching.md): ``ehr.mpi.persons`` (reading the index),
+``ehr.mpi.link_changes`` (recording changes), ``ehr.mpi.link_management`` (link, unlink,
+merge, not-duplicate), ``ehr.mpi.undo``, ``ehr.mpi.review_tasks`` and
+``ehr.mpi.review_queue`` (the admins' tasks).
 """

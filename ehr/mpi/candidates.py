@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import and_, delete, exists, insert, select
 
-from ehr.db.schema import MatchBlock, PersonLink, Resource
+from ehr.db.schema import MatchBlock, PersonLink, PersonNationalId, Resource
 from ehr.mpi.blocking import blocking_keys
 from ehr.mpi.features import MatchRecord, default_province_index, match_record
 from ehr.mpi.rules import MatchRules, default_rules
@@ -32,6 +32,7 @@ KEY_LENGTH = 128
 _BLOCK = MatchBlock.__table__  # type: ignore[attr-defined]
 _LINK = PersonLink.__table__  # type: ignore[attr-defined]
 _R = Resource.__table__  # type: ignore[attr-defined]
+_NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,7 @@ def rules_of(ctx: RequestContext) -> MatchRules:
 def candidates(ctx: RequestContext, record: MatchRecord, exclude: str) -> list[PersonMatch]:
     """Every candidate person of ``record``, best first, with its best score."""
     rules = rules_of(ctx)
-    patient_ids: set[str] = set()
-    for key in sorted(record_keys(ctx, record)):
-        rows = ctx.session.execute(
-            select(_BLOCK.c.patient_id).where(_BLOCK.c.key == key).limit(MAX_PER_KEY)
-        )
-        patient_ids.update(row.patient_id for row in rows)
+    patient_ids = _blocked_patients(ctx, record, rules)
     patient_ids.discard(exclude)
     if not patient_ids:
         return []
@@ -86,6 +82,56 @@ def candidates(ctx: RequestContext, record: MatchRecord, exclude: str) -> list[P
             best[row.person_id] = result
     ranked = sorted(best.items(), key=lambda item: item[1].weight, reverse=True)
     return [PersonMatch(person_id, result) for person_id, result in ranked]
+
+
+def some_candidate_may_lack_a_national_id(
+    ctx: RequestContext, record: MatchRecord, exclude: str
+) -> bool:
+    """Whether any candidate's person might hold no national ID (so might adopt one).
+
+    A cheap test before scoring, for a national ID seen for the first time: when every
+    candidate's person has a registered national ID (most people, once cards are common),
+    none of them can take another one, so scoring them would decide nothing. A person
+    without a registered row may still hold an ID through a manually linked record or an
+    alias; for those this says "may", and the caller scores as usual.
+    """
+    patient_ids = _blocked_patients(ctx, record, rules_of(ctx))
+    patient_ids.discard(exclude)
+    if not patient_ids:
+        return False
+    registered = exists().where(_NATIONAL.c.person_id == _LINK.c.person_id)
+    row = ctx.session.execute(
+        select(_LINK.c.person_id).where(_LINK.c.patient_id.in_(patient_ids), ~registered).limit(1)
+    ).first()
+    return row is not None
+
+
+def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRules) -> set[str]:
+    """The facility Patients sharing a key with ``record``, at most ``MAX_PER_KEY`` per key.
+
+    A block over the cap whose rule is ``narrowed_by`` another is skipped when the record
+    has a key of that narrower rule: its rows are the part of the block that can matter
+    (the same birth date rather than the same birth year), where the cap alone would keep
+    an arbitrary slice.
+    """
+    keys = record_keys(ctx, record)
+    rules_with_keys = {key.split(":", 1)[0] for key in keys}
+    narrowed = {
+        rule.name
+        for rule in rules.blocking
+        if rule.narrowed_by is not None and rule.narrowed_by in rules_with_keys
+    }
+    patient_ids: set[str] = set()
+    for key in sorted(keys):
+        rows = ctx.session.execute(
+            select(_BLOCK.c.patient_id).where(_BLOCK.c.key == key).limit(MAX_PER_KEY + 1)
+        ).all()
+        if len(rows) > MAX_PER_KEY:
+            if key.split(":", 1)[0] in narrowed:
+                continue
+            rows = rows[:MAX_PER_KEY]
+        patient_ids.update(row.patient_id for row in rows)
+    return patient_ids
 
 
 def decide(matches: list[PersonMatch]) -> Matching:

@@ -9,7 +9,9 @@ Survivorship rules (which source wins, per element):
   else the most recent source; an element missing there comes from the next most recent.
 - ``address``, ``telecom``: the most recent source that has them (people move and change
   numbers; the newest report is the best guess).
-- ``link``: ``seealso`` to every facility Patient the person unites.
+- ``link``: ``seealso`` to every facility Patient the person unites, ``replaces`` to every
+  person merged into it. A person merged away keeps an inactive golden record with one
+  ``replaced-by`` link to the survivor, so references to it still lead somewhere.
 
 The golden record is tagged ``golden`` so that linking never treats it as a source.
 """
@@ -37,7 +39,10 @@ def is_golden(resource: dict[str, Any]) -> bool:
 
 
 def golden_patient(
-    person_id: str, sources: list[dict[str, Any]], cccd_system: str
+    person_id: str,
+    sources: list[dict[str, Any]],
+    cccd_system: str,
+    replaces: list[str] | None = None,
 ) -> dict[str, Any]:
     """The golden Patient of ``person_id`` from its current facility Patients."""
     newest_first = sorted(sources, key=_updated, reverse=True)
@@ -71,8 +76,19 @@ def golden_patient(
     golden["link"] = [
         {"other": {"reference": f"Patient/{s['id']}"}, "type": "seealso"}
         for s in sorted(sources, key=lambda s: s["id"])
-    ]
+    ] + [{"other": {"reference": f"Patient/{p}"}, "type": "replaces"} for p in replaces or ()]
     return golden
+
+
+def replaced_golden(person_id: str, survivor: str) -> dict[str, Any]:
+    """The inactive golden record of a person merged into ``survivor``."""
+    return {
+        "resourceType": "Patient",
+        "id": person_id,
+        "meta": {"tag": [GOLDEN_TAG]},
+        "active": False,
+        "link": [{"other": {"reference": f"Patient/{survivor}"}, "type": "replaced-by"}],
+    }
 
 
 def _updated(resource: dict[str, Any]) -> str:

@@ -3,229 +3,115 @@
 A write participant (``ehr.storage.participants``). For each Patient a facility writes:
 
 1. ``before_store``: read its identity (``ehr.mpi.patient_identity``; a malformed national
-   ID rejects the write), find its person, and give the Patient a ``refer`` link to it.
-   With a national ID the person is found deterministically: the keyed hash of the number
-   is inserted into ``person_national_id`` *ignoring a duplicate* and read back, so two
-   facilities pushing one CCCD at the same instant meet on a primary key and end with one
-   person, never two (no read-then-write race). Without one, the Patient keeps the person
-   it had, or gets a new person.
-2. ``after_store``: record the link and its history, rebuild the golden record from all
-   its sources (``ehr.mpi.golden``), and open a review ``Task`` for any conflict between the
-   national ID and the Patient's sex or birth year.
+   ID rejects the write), decide its person (``ehr.mpi.link_decision``) and give the
+   Patient a ``refer`` link to it.
+2. ``after_store``: record the change and its history (``ehr.mpi.link_changes``); when a
+   national ID proves the record's former person is another known person, merge the two
+   (AUTO, reason ``national-id``); rebuild the golden records (``ehr.mpi.person_records``);
+   open the review tasks the decision calls for (``ehr.mpi.review_tasks``).
+
+The exchange's own rewrite of a record's ``refer`` link (after a merge, say) is not new
+evidence and passes through untouched (``ehr.mpi.person_records.rewriting``).
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import orjson
-from sqlalchemy import insert, select
-
-from ehr.db.locks import serialize_on
-from ehr.db.schema import PersonLink, PersonLinkHistory, PersonNationalId, Resource
-from ehr.db.upsert import insert_ignoring_duplicates, upsert
-from ehr.mpi.candidates import (
-    Matching,
-    candidates,
-    decide,
-    record_keys,
-    record_of,
-    replace_blocking_keys,
+from ehr.mpi.candidates import record_keys, record_of, replace_blocking_keys
+from ehr.mpi.golden import is_golden
+from ehr.mpi.link_changes import AUTO, Move, record_move, start_change
+from ehr.mpi.link_decision import LinkDecision, decide_person
+from ehr.mpi.link_management import ChangeResult, merge_into, settle
+from ehr.mpi.patient_identity import identity_of
+from ehr.mpi.person_records import refresh_golden, rewriting, with_refer_link
+from ehr.mpi.persons import link_of
+from ehr.mpi.review_tasks import (
+    open_duplicate_review,
+    open_identity_review,
+    open_national_id_review,
 )
-from ehr.mpi.golden import golden_patient, is_golden
-from ehr.mpi.national_id_hash import national_id_hmac
-from ehr.mpi.patient_identity import PatientIdentity, identity_of
-from ehr.mpi.review_tasks import open_duplicate_review, open_identity_review
 from ehr.storage.participants import Change
 
 if TYPE_CHECKING:
     from ehr.context import RequestContext
     from ehr.storage.repository import StoredResource
 
-_LINK = PersonLink.__table__  # type: ignore[attr-defined]
-_HISTORY = PersonLinkHistory.__table__  # type: ignore[attr-defined]
-_NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
-_R = Resource.__table__  # type: ignore[attr-defined]
-
 
 class PersonLinking:
     """Links facility Patients to golden persons (see the module docstring)."""
 
     def before_store(self, ctx: RequestContext, change: Change) -> None:
-        if change.res_type != "Patient" or change.body is None or is_golden(change.body):
+        if change.res_type != "Patient" or change.body is None or rewriting():
+            return
+        if is_golden(change.body):
             return
         settings = ctx.settings
         identity = identity_of(change.body, settings.cccd_system, seed_dir=settings.seed_dir)
-        current = linked_person(ctx, change.res_id)
         record = record_of(ctx, change.body)
-        matching = Matching(link_to=None, review=())
-        if identity.cccd is not None:
-            person_id = _person_of_national_id(ctx, identity.cccd.number)
-        elif current is not None:
-            person_id = current  # a record keeps its person until evidence or a reviewer moves it
-        else:
-            matching = decide(candidates(ctx, record, exclude=change.res_id))
-            person_id = matching.link_to.person_id if matching.link_to else new_person_id()
-        links = [link for link in change.body.get("link") or [] if link.get("type") != "refer"]
-        links.append({"other": {"reference": f"Patient/{person_id}"}, "type": "refer"})
-        change.body["link"] = links
-        change.notes["person"] = (person_id, current, identity, matching)
+        decision = decide_person(ctx, change, identity, link_of(ctx, change.res_id), record)
+        with_refer_link(change.body, decision.person_id)
+        change.notes["person"] = decision
         change.notes["keys"] = record_keys(ctx, record)
 
     def after_store(self, ctx: RequestContext, change: Change, stored: StoredResource) -> None:
-        if change.res_type != "Patient":
+        if change.res_type != "Patient" or rewriting():
             return
         if change.body is None:
-            replace_blocking_keys(ctx, change.res_id, set())
-            previous = linked_person(ctx, change.res_id)
-            if previous is not None:
-                _unlink(ctx, change.res_id, previous)
-                refresh_golden(ctx, previous)
+            _forget(ctx, change.res_id)
             return
-        if "person" not in change.notes:
+        decision: LinkDecision | None = change.notes.get("person")
+        if decision is None:
             return
-        person_id, previous, identity, matching = change.notes["person"]
         replace_blocking_keys(ctx, change.res_id, change.notes["keys"])
-        if previous != person_id:
-            _link(ctx, change.res_id, person_id, previous, identity, matching)
-        refresh_golden(ctx, person_id)
-        if previous is not None and previous != person_id:
-            refresh_golden(ctx, previous)
-        if identity.review_flags:
-            open_identity_review(ctx, change.res_id, person_id, identity.review_flags)
-        if matching.review:
-            open_duplicate_review(ctx, change.res_id, person_id, matching.review)
+        person_id, previous = decision.person_id, decision.previous
+        if decision.merge_from is not None:
+            result = ChangeResult(
+                start_change(ctx, "merge", AUTO, decision.reason), decision.reason
+            )
+            merge_into(ctx, result, decision.merge_from, person_id, AUTO, decision.reason)
+            settle(ctx, result)
+        elif previous != person_id:
+            change_id = start_change(ctx, "link", AUTO, decision.reason)
+            move = Move(
+                change.res_id,
+                person_id,
+                previous,
+                grade=decision.grade,
+                score=decision.score,
+                explanation=decision.explanation,
+            )
+            record_move(ctx, change_id, move, "link", AUTO, decision.reason)
+            refresh_golden(ctx, person_id)
+            if previous is not None:
+                refresh_golden(ctx, previous)
+        else:
+            refresh_golden(ctx, person_id)
+        _open_reviews(ctx, change.res_id, decision)
 
 
-def new_person_id() -> str:
-    return str(uuid.uuid4())
+def _forget(ctx: RequestContext, patient_id: str) -> None:
+    """A deleted facility Patient leaves the index; its person is rebuilt without it."""
+    replace_blocking_keys(ctx, patient_id, set())
+    link = link_of(ctx, patient_id)
+    if link is None:
+        return
+    reason = "the facility Patient was deleted"
+    change_id = start_change(ctx, "unlink", AUTO, reason)
+    record_move(ctx, change_id, Move(patient_id, None, link.person_id), "unlink", AUTO, reason)
+    refresh_golden(ctx, link.person_id)
 
 
-def linked_person(ctx: RequestContext, patient_id: str) -> str | None:
-    row = ctx.session.execute(
-        select(_LINK.c.person_id).where(_LINK.c.patient_id == patient_id)
-    ).first()
-    return row.person_id if row else None
-
-
-def _person_of_national_id(ctx: RequestContext, number: str) -> str:
-    from ehr.storage.write import now_micros
-
-    id_hash = national_id_hmac(ctx.services.national_id_secret, number)
-    insert_ignoring_duplicates(
-        ctx.session,
-        _NATIONAL,
-        [{"id_hash": id_hash, "person_id": new_person_id(), "created": now_micros()}],
-    )
-    return ctx.session.execute(
-        select(_NATIONAL.c.person_id).where(_NATIONAL.c.id_hash == id_hash)
-    ).scalar_one()
-
-
-def _link(
-    ctx: RequestContext,
-    patient_id: str,
-    person_id: str,
-    previous: str | None,
-    identity: PatientIdentity,
-    matching: Matching,
-) -> None:
-    """Record the link with its grade, score and, for a match, the per-field explanation.
-
-    Grades: ``certain`` (same national ID, or a new person nobody resembles), ``probable``
-    (auto-linked by the matcher), ``possible`` (a new person in the grey zone, under review).
-    """
-    from ehr.storage.write import now_micros
-
-    now = now_micros()
-    explanation: Any = None
-    value: float | None = None
-    if identity.cccd is not None:
-        grade, value, reason = "certain", 1.0, "same national ID"
-    elif matching.link_to is not None:
-        grade, value, reason = "probable", matching.link_to.score.score, "probabilistic match"
-        explanation = matching.link_to.score.to_json()
-    elif matching.review:
-        grade, reason = "possible", "grey zone: new person, review opened"
-        explanation = [m.score.to_json() for m in matching.review]
-    else:
-        grade, reason = "certain", "no candidate: new person"
-    row = {
-        "patient_id": patient_id,
-        "person_id": person_id,
-        "link_type": "AUTO",
-        "grade": grade,
-        "score": value,
-        "updated": now,
-    }
-    upsert(ctx.session, _LINK, row, ("patient_id",))
-    _history(ctx, patient_id, person_id, previous, "link", reason, now, explanation, value)
-
-
-def _unlink(ctx: RequestContext, patient_id: str, person_id: str) -> None:
-    from sqlalchemy import delete
-
-    from ehr.storage.write import now_micros
-
-    ctx.session.execute(delete(_LINK).where(_LINK.c.patient_id == patient_id))
-    _history(
-        ctx, patient_id, None, person_id, "unlink", "the facility Patient was deleted", now_micros()
-    )
-
-
-def _history(
-    ctx: RequestContext,
-    patient_id: str,
-    person_id: str | None,
-    previous: str | None,
-    action: str,
-    reason: str,
-    at: int,
-    explanation: Any = None,
-    score: float | None = None,
-) -> None:
-    principal = ctx.policy.principal
-    ctx.session.execute(
-        insert(_HISTORY).values(
-            patient_id=patient_id,
-            person_id=person_id,
-            previous_person_id=previous,
-            action=action,
-            link_type="AUTO",
-            actor=principal.subject if principal else "ehr",
-            reason=reason,
-            score=score,
-            explanation=json.dumps(explanation).encode() if explanation is not None else None,
-            at=at,
+def _open_reviews(ctx: RequestContext, patient_id: str, decision: LinkDecision) -> None:
+    if decision.identity.review_flags:
+        open_identity_review(ctx, patient_id, decision.person_id, decision.identity.review_flags)
+    if decision.matching.review:
+        open_duplicate_review(ctx, patient_id, decision.person_id, decision.matching.review)
+    if decision.kept_apart is not None:
+        open_national_id_review(
+            ctx,
+            patient_id,
+            decision.kept_apart,
+            decision.kept_apart_why,
+            other_person=decision.person_id,
         )
-    )
-
-
-def refresh_golden(ctx: RequestContext, person_id: str) -> None:
-    """Rebuild the golden Patient of ``person_id`` from its sources (delete it if none left).
-
-    Rebuilds of one person are serialised (``ehr.db.locks``): a rebuild waits for the one
-    before it to commit, so it reads every source that transaction added.
-    """
-    from ehr.storage.write import write_resource
-
-    serialize_on(ctx.session, f"person:{person_id}")
-    members = select(_LINK.c.patient_id).where(_LINK.c.person_id == person_id)
-    rows = ctx.session.execute(
-        select(_R.c.content).where(
-            _R.c.res_type == "Patient", _R.c.res_id.in_(members), _R.c.deleted.is_(False)
-        )
-    )
-    sources = [orjson.loads(row.content) for row in rows]
-    system = ctx.as_exchange()
-    body = golden_patient(person_id, sources, ctx.settings.cccd_system) if sources else None
-    write_resource(
-        system,
-        method="PUT" if body is not None else "DELETE",
-        res_type="Patient",
-        res_id=person_id,
-        body=body,
-        check_references=False,
-    )

@@ -1,12 +1,20 @@
 """Review tasks for the admins' queue: what the index could not decide on its own.
 
 Each is a FHIR ``Task`` (code system ``mpi-review``) focused on the facility Patient, with one
-open task per record and kind: pushing the record again does not open another.
+task per record and kind: pushing the record again does not open another, nor reopen one
+a reviewer decided.
 
 - ``identity-conflict``: the national ID disagrees with the record's sex or birth year
   (accepted and linked, never silently "fixed").
 - ``possible-duplicate``: the record resembles known persons in the grey zone; it was given
   a new person, and the candidates are the task's inputs.
+- ``national-id-conflict``: two different national IDs claim one person. An admin's link or
+  merge that does this goes ahead and opens the task (focus: the person); the exchange never
+  does it on its own, and when a national ID would make it merge such persons it keeps
+  them apart and opens the task, with the other person as the candidate.
+
+``$confirm`` and ``$reject`` (``ehr.interactions.review_decisions``) close a task:
+``completed`` or ``rejected``, with the reason in ``statusReason``.
 """
 
 from __future__ import annotations
@@ -58,6 +66,33 @@ def open_duplicate_review(
     )
 
 
+def open_national_id_review(
+    ctx: RequestContext,
+    focus: str,
+    person_id: str,
+    description: str,
+    other_person: str | None = None,
+) -> None:
+    """A review ``Task``: two national IDs claim one person (``other_person``: kept apart)."""
+    candidates = []
+    if other_person is not None:
+        candidates.append(
+            {
+                "type": {"text": "candidate (kept apart: different national ID)"},
+                "valueReference": {"reference": f"Patient/{other_person}"},
+            }
+        )
+    _open_task(
+        ctx,
+        f"mpi-national-id-{focus}",
+        ("national-id-conflict", "two national IDs claim one person"),
+        description,
+        focus,
+        person_id,
+        candidates,
+    )
+
+
 def _open_task(
     ctx: RequestContext,
     task_id: str,
@@ -73,7 +108,7 @@ def _open_task(
 
     existing = read_current(ctx.session, "Task", task_id)
     if existing is not None and not existing.deleted:
-        return
+        return  # open, or decided by a reviewer: the same question is not asked again
     task: dict[str, Any] = {
         "resourceType": "Task",
         "id": task_id,

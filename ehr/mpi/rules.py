@@ -50,6 +50,12 @@ KEY_PARTS = frozenset(
     {"birth_year", "birth_date", "birth_date_unordered", "family", "given_last", "phone"}
 )
 """What a blocking key may be built from (see ``ehr.mpi.blocking``)."""
+_REFINEMENTS = {
+    "birth_year": frozenset({"birth_year", "birth_date", "birth_date_unordered"}),
+    "birth_date_unordered": frozenset({"birth_date_unordered", "birth_date"}),
+}
+"""Key parts whose equal values imply equal values of another part (same birth date =>
+same birth year); the rest refine only themselves."""
 _SUM_TOLERANCE = 0.02
 _TOP_LEVEL = frozenset(
     {"description", "version", "prior_match_probability", "blocking", "fields", "thresholds"}
@@ -92,6 +98,10 @@ class BlockingRule:
     name: str
     """The key prefix, e.g. ``by`` in ``by:1990|nguyen``."""
     parts: tuple[str, ...]
+    narrowed_by: str | None = None
+    """Another rule whose blocks lie inside this rule's blocks. When one of this rule's
+    blocks is too large to read whole, the lookup uses the narrower rule's key instead of
+    an arbitrary slice of the block (``ehr.mpi.candidates``)."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +208,27 @@ def _blocking(raw: Mapping[str, Any], index: int) -> BlockingRule:
         raise RulesError(f"blocking[{index}]: 'name' must be a short alphanumeric prefix")
     if not isinstance(parts, list) or not parts or not set(parts) <= KEY_PARTS:
         raise RulesError(f"blocking[{name}]: 'parts' must be a list drawn from {sorted(KEY_PARTS)}")
-    return BlockingRule(name, tuple(parts))
+    narrowed_by = raw.get("narrowed_by")
+    if narrowed_by is not None and not isinstance(narrowed_by, str):
+        raise RulesError(f"blocking[{name}]: 'narrowed_by' must name another blocking rule")
+    return BlockingRule(name, tuple(parts), narrowed_by)
+
+
+def _check_narrowing(blocking: tuple[BlockingRule, ...]) -> None:
+    """A narrowing rule must name another rule whose every block lies inside one of ours."""
+    by_name = {rule.name: rule for rule in blocking}
+    for rule in blocking:
+        if rule.narrowed_by is None:
+            continue
+        narrow = by_name.get(rule.narrowed_by)
+        if narrow is None or narrow is rule:
+            raise RulesError(f"blocking[{rule.name}]: 'narrowed_by' must name another rule")
+        for part in rule.parts:
+            if not _REFINEMENTS.get(part, frozenset({part})) & set(narrow.parts):
+                raise RulesError(
+                    f"blocking[{rule.name}]: {narrow.name!r} does not narrow it "
+                    f"(nothing in its parts refines {part!r})"
+                )
 
 
 def parse_rules(document: Mapping[str, Any]) -> MatchRules:
@@ -216,6 +246,7 @@ def parse_rules(document: Mapping[str, Any]) -> MatchRules:
     blocking = tuple(_blocking(raw, i) for i, raw in enumerate(document.get("blocking") or []))
     if not blocking or len({rule.name for rule in blocking}) != len(blocking):
         raise RulesError("blocking: at least one key, with unique names, is needed")
+    _check_narrowing(blocking)
     limits = tuple(_limit(raw, by_name, i) for i, raw in enumerate(document.get("limits") or []))
     thresholds = document.get("thresholds") or {}
     auto_link = _number(thresholds.get("auto_link"), "thresholds.auto_link")

@@ -44,10 +44,15 @@ def test_metadata_is_public_and_points_at_the_token_endpoint(anonymous_client):
 def test_operations_are_listed_on_the_types_they_serve(client):
     statement = client.get("/fhir/metadata").json()
     by_type = {r["type"]: r for r in statement["rest"][0]["resource"]}
-    assert by_type["Patient"]["operation"] == [
-        {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}
-    ]
-    assert "operation" not in by_type["Observation"]
+    validate = {
+        "name": "validate",
+        "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
+    }
+    match = {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}
+    patient_operations = by_type["Patient"]["operation"]
+    assert patient_operations.count(match) == 1
+    assert patient_operations.count(validate) == 1  # routed at type and instance level, listed once
+    assert by_type["Observation"]["operation"] == [validate]
 
 
 def test_unsupported_types_are_not_listed(client):

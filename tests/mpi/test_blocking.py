@@ -32,7 +32,12 @@ def _keys(**fields: Any) -> set[str]:
 
 
 def test_a_record_is_indexed_by_year_and_family_phone_and_date_and_called_name() -> None:
-    assert _keys() == {"by:1990|nguyen", "ph:0912345678", "dg:1990-05-12|an"}
+    assert _keys() == {
+        "by:1990|nguyen",
+        "bf:1990-05-12|nguyen",
+        "ph:0912345678",
+        "dg:1990-05-12|an",
+    }
 
 
 def test_a_day_month_swap_keeps_every_key() -> None:
@@ -46,6 +51,15 @@ def test_missing_parts_make_no_key_rather_than_a_key_for_everyone() -> None:
 
 def test_a_family_name_typo_is_still_found_through_the_phone_and_the_birth_date() -> None:
     assert _keys() & _keys(name="Nguyn Văn An") == {"ph:0912345678", "dg:1990-05-12|an"}
+
+
+def test_every_narrowing_block_lies_inside_the_block_it_narrows() -> None:
+    """Two records sharing a ``bf`` key always share the ``by`` key it narrows."""
+    narrowing = {rule.narrowed_by: rule.name for rule in RULES.blocking if rule.narrowed_by}
+    assert narrowing == {"bf": "by"}
+    for birth in ("1990-05-12", "1990-12-05"):
+        shared = _keys() & _keys(birth=birth, phone=None, name="Nguyễn Thị Lan")
+        assert {"bf:1990-05-12|nguyen", "by:1990|nguyen"} <= shared
 
 
 @given(

@@ -60,9 +60,47 @@ def test_match_without_a_patient_is_a_clear_400(client, store_counts):
         client.post("/fhir/Patient/$match", json=patient()),
         _match(client, {"resourceType": "Observation"}),
         _match(client, patient(), count={"valueInteger": 0}),
+        _match(client, patient(), onlyCertainMatches={"valueBoolean": "yes"}),
+        _match(client, patient(), colour={"valueString": "red"}),  # unknown: refused
     ):
         assert response.status_code == 400, response.text
         outcome_issue(response)
     assert store_counts() == before
     assert _match(client, _with_cccd("12345")).status_code == 422
     assert client.post("/fhir/Observation/$match", json={}).status_code == 404
+
+
+def test_a_block_too_large_to_read_is_narrowed_to_the_same_birth_date(
+    client, token_for, monkeypatch
+):
+    """Eleven Phạm women born in 1987 fill the ``by`` block past the cap (2 here), so the
+    lookup reads the narrower ``bf`` block (same birth date) instead: only the one born on
+    the probe's date is scored, where a capped read of ``by`` would add an arbitrary two."""
+    import ehr.mpi.candidates
+
+    monkeypatch.setattr(ehr.mpi.candidates, "MAX_PER_KEY", 2)
+    for day in range(10, 20):
+        others = [{"family": "Phạm", "given": ["Thị", "Lan", f"Hoa{day}"]}]
+        _push(
+            client,
+            token_for,
+            "79001",
+            _person_like(birthDate=f"1987-03-{day}", name=others, telecom=[]),
+        )
+    target = _push(client, token_for, "79001", _person_like(telecom=[]))
+    scored: list[str] = []
+    real_score = ehr.mpi.candidates.score
+
+    def counting_score(record, candidate, rules):  # type: ignore[no-untyped-def]
+        scored.append(candidate.birth)
+        return real_score(record, candidate, rules)
+
+    monkeypatch.setattr(ehr.mpi.candidates, "score", counting_score)
+    typo = [{"family": "Phạm", "given": ["Thị", "Ngọc", "Anhh"]}]  # in the called name
+    result = _match(client, _person_like(name=typo, telecom=[])).json()
+    assert [e["resource"]["id"] for e in result["entry"]] == [_person_of(target)]
+    assert len(scored) == 1
+    monkeypatch.setattr(ehr.mpi.candidates, "MAX_PER_KEY", 200)  # the block fits: read whole
+    scored.clear()
+    _match(client, _person_like(name=typo, telecom=[]))
+    assert len(scored) == 11

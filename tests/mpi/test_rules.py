@@ -110,6 +110,27 @@ BAD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "parts",
     ),
     ("no blocking", _set("blocking", []), "blocking"),
+    (
+        "narrowed by an unknown rule",
+        _set("blocking", [{"name": "by", "parts": ["birth_year"], "narrowed_by": "zz"}]),
+        "narrowed_by",
+    ),
+    (
+        "narrowed by itself",
+        _set("blocking", [{"name": "by", "parts": ["birth_year"], "narrowed_by": "by"}]),
+        "narrowed_by",
+    ),
+    (
+        "narrowed by a rule that does not refine it",
+        _set(
+            "blocking",
+            [
+                {"name": "by", "parts": ["birth_year", "family"], "narrowed_by": "ph"},
+                {"name": "ph", "parts": ["phone", "birth_date"]},
+            ],
+        ),
+        "does not narrow",
+    ),
     ("prior of 1", _set("prior_match_probability", 1), "prior_match_probability"),
 ]
 
