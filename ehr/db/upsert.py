@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -21,7 +22,16 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
 def upsert(session: Session, table: Table, row: dict[str, Any], key: tuple[str, ...]) -> None:
     """Insert ``row``, or update the existing row with the same ``key`` columns to match it."""
     dialect = session.get_bind().dialect.name
+    session.execute(_upsert_statement(dialect, table, tuple(row), key), row)
+
+
+@lru_cache(maxsize=256)
+def _upsert_statement(
+    dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]
+) -> Executable:
+    """Built once per shape: building it costs more than running it (linking upserts
+    several rows per Patient)."""
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(**row)
-    changes = {name: statement.excluded[name] for name in row if name not in key}
-    session.execute(statement.on_conflict_do_update(index_elements=list(key), set_=changes))
+    statement = module.insert(table)
+    changes = {name: statement.excluded[name] for name in columns if name not in key}
+    return statement.on_conflict_do_update(index_elements=list(key), set_=changes)
