@@ -311,6 +311,17 @@ class MatchBlock(SQLModel, table=True):
     patient_id: str = Field(sa_column=Column(String(64), primary_key=True))
 
 
+class MatchFeatures(SQLModel, table=True):
+    """What the matcher compares of each facility Patient, precomputed on write
+    (``ehr.mpi.features.record_to_json``, the national ID as its keyed hash): scoring a
+    candidate then needs no Patient parsing or name normalisation."""
+
+    __tablename__ = "match_features"
+
+    patient_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    features: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 SEARCH_TABLES = {
     "token": SearchToken,
     "string": SearchString,

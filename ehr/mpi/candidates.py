@@ -11,15 +11,23 @@ a coin toss (a common name and birth date are shared by several people nationall
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import and_, delete, exists, insert, select
 
-from ehr.db.schema import MatchBlock, PersonLink, PersonNationalId, Resource
+from ehr.db.schema import MatchBlock, MatchFeatures, PersonLink, PersonNationalId, Resource
 from ehr.mpi.blocking import blocking_keys
-from ehr.mpi.features import MatchRecord, default_province_index, match_record
+from ehr.mpi.features import (
+    MatchRecord,
+    default_province_index,
+    match_record,
+    record_from_json,
+    record_to_json,
+)
+from ehr.mpi.national_id_hash import national_id_hmac
 from ehr.mpi.rules import MatchRules, default_rules
 from ehr.mpi.scoring import MatchScore, score
 
@@ -33,6 +41,7 @@ _BLOCK = MatchBlock.__table__  # type: ignore[attr-defined]
 _LINK = PersonLink.__table__  # type: ignore[attr-defined]
 _R = Resource.__table__  # type: ignore[attr-defined]
 _NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
+_FEATURES = MatchFeatures.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -70,18 +79,48 @@ def candidates(ctx: RequestContext, record: MatchRecord, exclude: str) -> list[P
     patient_ids.discard(exclude)
     if not patient_ids:
         return []
+    probe = comparable(ctx, record)
+    best: dict[str, MatchScore] = {}
+    for person_id, candidate in _candidate_records(ctx, patient_ids):
+        result = score(probe, candidate, rules)
+        if person_id not in best or result.weight > best[person_id].weight:
+            best[person_id] = result
+    ranked = sorted(best.items(), key=lambda item: item[1].weight, reverse=True)
+    return [PersonMatch(person_id, result) for person_id, result in ranked]
+
+
+def _candidate_records(
+    ctx: RequestContext, patient_ids: set[str]
+) -> Iterator[tuple[str, MatchRecord]]:
+    """Each candidate's person and ``MatchRecord``: from ``match_features``, or, for a
+    Patient stored before that table existed, from the Patient itself."""
+    rows = ctx.session.execute(
+        select(_FEATURES.c.patient_id, _FEATURES.c.features, _LINK.c.person_id)
+        .select_from(_FEATURES.join(_LINK, _FEATURES.c.patient_id == _LINK.c.patient_id))
+        .where(_FEATURES.c.patient_id.in_(patient_ids))
+    )
+    missing = set(patient_ids)
+    for row in rows:
+        missing.discard(row.patient_id)
+        yield row.person_id, record_from_json(row.features)
+    if not missing:
+        return
     rows = ctx.session.execute(
         select(_R.c.content, _LINK.c.person_id)
         .select_from(_R.join(_LINK, and_(_R.c.res_id == _LINK.c.patient_id)))
-        .where(_R.c.res_type == "Patient", _R.c.res_id.in_(patient_ids), _R.c.deleted.is_(False))
+        .where(_R.c.res_type == "Patient", _R.c.res_id.in_(missing), _R.c.deleted.is_(False))
     )
-    best: dict[str, MatchScore] = {}
     for row in rows:
-        result = score(record, record_of(ctx, orjson.loads(row.content)), rules)
-        if row.person_id not in best or result.weight > best[row.person_id].weight:
-            best[row.person_id] = result
-    ranked = sorted(best.items(), key=lambda item: item[1].weight, reverse=True)
-    return [PersonMatch(person_id, result) for person_id, result in ranked]
+        yield row.person_id, comparable(ctx, record_of(ctx, orjson.loads(row.content)))
+
+
+def comparable(ctx: RequestContext, record: MatchRecord) -> MatchRecord:
+    """``record`` with its national ID as the keyed hash, as ``match_features`` keeps it
+    (the matcher only tests national IDs for equality)."""
+    if record.national_id is None:
+        return record
+    hashed = national_id_hmac(ctx.services.national_id_secret, record.national_id)
+    return replace(record, national_id=hashed)
 
 
 def some_candidate_may_lack_a_national_id(
@@ -147,9 +186,17 @@ def record_keys(ctx: RequestContext, record: MatchRecord) -> set[str]:
     return {key for key in blocking_keys(record, rules_of(ctx)) if len(key) <= KEY_LENGTH}
 
 
-def replace_blocking_keys(ctx: RequestContext, patient_id: str, keys: set[str]) -> None:
+def index_for_matching(ctx: RequestContext, patient_id: str, record: MatchRecord | None) -> None:
+    """File the facility Patient under its blocking keys with its precomputed features
+    (``None``: it is gone, take it out)."""
     ctx.session.execute(delete(_BLOCK).where(_BLOCK.c.patient_id == patient_id))
+    ctx.session.execute(delete(_FEATURES).where(_FEATURES.c.patient_id == patient_id))
+    if record is None:
+        return
+    keys = record_keys(ctx, record)
     if keys:
         ctx.session.execute(
             insert(_BLOCK), [{"key": key, "patient_id": patient_id} for key in sorted(keys)]
         )
+    features = record_to_json(comparable(ctx, record))
+    ctx.session.execute(insert(_FEATURES).values(patient_id=patient_id, features=features))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ehr.mpi.candidates import record_keys, record_of, replace_blocking_keys
+from ehr.mpi.candidates import index_for_matching, record_of
 from ehr.mpi.golden import is_golden
 from ehr.mpi.link_changes import AUTO, Move, record_move, start_change
 from ehr.mpi.link_decision import LinkDecision, decide_person
@@ -52,7 +52,7 @@ class PersonLinking:
         decision = decide_person(ctx, change, identity, link_of(ctx, change.res_id), record)
         with_refer_link(change.body, decision.person_id)
         change.notes["person"] = decision
-        change.notes["keys"] = record_keys(ctx, record)
+        change.notes["record"] = record
 
     def after_store(self, ctx: RequestContext, change: Change, stored: StoredResource) -> None:
         if change.res_type != "Patient" or rewriting():
@@ -63,7 +63,7 @@ class PersonLinking:
         decision: LinkDecision | None = change.notes.get("person")
         if decision is None:
             return
-        replace_blocking_keys(ctx, change.res_id, change.notes["keys"])
+        index_for_matching(ctx, change.res_id, change.notes["record"])
         person_id, previous = decision.person_id, decision.previous
         if decision.merge_from is not None:
             result = ChangeResult(
@@ -92,7 +92,7 @@ class PersonLinking:
 
 def _forget(ctx: RequestContext, patient_id: str) -> None:
     """A deleted facility Patient leaves the index; its person is rebuilt without it."""
-    replace_blocking_keys(ctx, patient_id, set())
+    index_for_matching(ctx, patient_id, None)
     link = link_of(ctx, patient_id)
     if link is None:
         return

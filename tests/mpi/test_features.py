@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ehr.fhir.identifiers import CCCD
-from ehr.mpi.features import BirthDate, MatchRecord, match_record, normalize_phone
+from ehr.mpi.features import (
+    BirthDate,
+    MatchRecord,
+    match_record,
+    normalize_phone,
+    record_from_json,
+    record_to_json,
+)
 from ehr.registry import EXT_PROVINCE_CODE, PROVINCE_SYSTEM
 
 
@@ -184,3 +191,36 @@ _keys = st.sampled_from(["name", "birthDate", "gender", "address", "telecom", "i
 @given(st.dictionaries(_keys, _json, max_size=6))
 def test_no_patient_shape_makes_feature_extraction_fail(fields: dict[str, Any]) -> None:
     assert isinstance(match_record(_patient(**fields)), MatchRecord)
+
+
+_names = st.text(alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyàảãáạằẳẵắặ ", max_size=12)
+
+
+@given(
+    st.builds(
+        _patient,
+        name=st.lists(
+            st.fixed_dictionaries({"family": _names, "given": st.lists(_names, max_size=3)}),
+            max_size=2,
+        ),
+        gender=st.sampled_from(["male", "female", "other", "unknown"]),
+        birthDate=st.sampled_from(["1990", "1990-05", "1990-05-12", "2001-12-31"]),
+        telecom=st.lists(
+            st.builds(
+                lambda value: {"system": "phone", "value": value},
+                st.from_regex(r"0[35789][0-9]{8}", fullmatch=True),
+            ),
+            max_size=2,
+        ),
+        address=st.lists(st.builds(lambda city: {"use": "home", "city": city}, _names), max_size=1),
+        identifier=st.lists(
+            st.builds(
+                lambda v: {"system": CCCD, "value": v}, st.from_regex(r"[0-9]{12}", fullmatch=True)
+            ),
+            max_size=1,
+        ),
+    )
+)
+def test_stored_features_read_back_as_the_same_record(patient: dict[str, Any]) -> None:
+    record = match_record(patient)
+    assert record_from_json(record_to_json(record)) == record

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from fhir_helpers import outcome_issue, patient
+from sqlalchemy import delete, select
 from test_linking import HANOI_MAN_1990, _person_like, _person_of, _push, _with_cccd
+
+from ehr.db.schema import MatchFeatures
+from ehr.fhir.identifiers import CCCD
+from ehr.mpi.cccd import make_cccd
 
 
 def _match(client, resource: dict | None, headers=None, **extra):  # type: ignore[no-untyped-def]
@@ -104,3 +109,30 @@ def test_a_block_too_large_to_read_is_narrowed_to_the_same_birth_date(
     scored.clear()
     _match(client, _person_like(name=typo, telecom=[]))
     assert len(scored) == 11
+
+
+def test_candidates_are_scored_from_stored_features_or_from_the_patient_without_them(
+    client, app, token_for
+):
+    """Each facility Patient's features are kept (national ID only as its keyed hash) and
+    the matcher scores from them; a Patient stored before the features table is scored
+    from its own JSON, with the same result."""
+    pushed = _push(client, token_for, "79001", _person_like(identifier=[_cccd_of_like()]))
+    with app.state.services.engine.connect() as connection:
+        stored = connection.execute(
+            select(MatchFeatures.features).where(MatchFeatures.patient_id == pushed["id"])
+        ).scalar_one()
+    assert _cccd_of_like()["value"].encode() not in stored
+    probe = _person_like(telecom=[], address=[])
+    with_features = _match(client, probe).json()["entry"]
+    with app.state.services.engine.begin() as connection:
+        connection.execute(delete(MatchFeatures))
+    without = _match(client, probe).json()["entry"]
+    assert [e["resource"]["id"] for e in with_features] == [_person_of(pushed)]
+    assert [(e["resource"]["id"], e["search"]) for e in without] == [
+        (e["resource"]["id"], e["search"]) for e in with_features
+    ]
+
+
+def _cccd_of_like() -> dict:
+    return {"system": CCCD, "value": make_cccd("079", "female", 1987, 424242)}
