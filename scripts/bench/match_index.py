@@ -95,16 +95,6 @@ end
 function request()
   return wrk.format("POST", "/fhir/Patient/$match", nil, bodies[math.random(#bodies)])
 end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '\nRESULT {"requests": %d, "duration_us": %d, "errors": %d, "non_2xx": %d, ' ..
-    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    latency.mean))
-end
 """
 
 
@@ -311,7 +301,7 @@ def measure_http(
     settings: Settings, probes: Path, args: argparse.Namespace, work: Path
 ) -> read_search.Result:
     script = work / "match_post.lua"
-    script.write_text(WRK_POST_SCRIPT, encoding="utf-8")
+    script.write_text(WRK_POST_SCRIPT + read_search.WRK_DONE, encoding="utf-8")
     url = settings.resolved_database_url()
     env = read_search.server_env(url, None, 10**9)
     log = work / "match-server.log"

@@ -60,6 +60,20 @@ TARGETS = {"read": (4000.0, 20.0), "search": (3000.0, 20.0)}
 """Interaction -> (requests/s at least, p99 in ms under), from the benchmark issue."""
 LABELS = {"read": "read `Patient/{id}`", "search": "search `Patient?identifier=`"}
 
+WRK_DONE = r"""
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\nRESULT {"requests": %d, "duration_us": %d, "errors": %d, "non_2xx": %d, ' ..
+    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    latency.mean))
+end
+"""
+"""wrk's ``done`` hook: prints the run's counts and latency percentiles as a ``RESULT``
+JSON line for ``run_wrk`` (shared by every wrk script of the benchmarks)."""
+
 WRK_SCRIPT = r"""
 -- Each request GETs a random line of the paths file (args[1]); done() prints JSON.
 local paths = {}
@@ -81,16 +95,6 @@ end
 
 function request()
   return wrk.format("GET", paths[math.random(#paths)])
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '\nRESULT {"requests": %d, "duration_us": %d, "errors": %d, "non_2xx": %d, ' ..
-    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    latency.mean))
 end
 """
 
@@ -520,7 +524,7 @@ def bench_one(
         files[name] = work / f"{label}-{name}.paths"
         files[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
     script = work / "random_path.lua"
-    script.write_text(WRK_SCRIPT, encoding="utf-8")
+    script.write_text(WRK_SCRIPT + WRK_DONE, encoding="utf-8")
     use_wrk = args.generator == "wrk" or (args.generator == "auto" and shutil.which("wrk"))
     generator = "wrk" if use_wrk else "httpx"
     headers = dict(h.split(":", 1) for h in args.header)

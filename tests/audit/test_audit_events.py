@@ -6,32 +6,16 @@ every access, so this is where their validity is checked.
 
 from __future__ import annotations
 
+from audit_strategies import ids, principals, targets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ehr.audit.events import ACTION, OUTCOME_DENIED, OUTCOME_SUCCESS, audit_event
-from ehr.auth.principal import ROLES, Principal
 from ehr.fhir.validate import validate_structure
 from ehr.search.dates import format_instant
 
-ids = st.from_regex(r"[A-Za-z0-9\-.]{1,64}", fullmatch=True)
 text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=80).filter(
     str.strip
-)
-principals = st.one_of(
-    st.none(),
-    st.builds(
-        Principal,
-        subject=ids,
-        role=st.sampled_from(ROLES),
-        facility=st.one_of(st.none(), st.from_regex(r"[0-9]{5}", fullmatch=True)),
-        client_id=st.one_of(st.none(), ids),
-    ),
-)
-targets = st.one_of(
-    st.none(),
-    st.builds(lambda t, i: f"{t}/{i}", st.sampled_from(["Patient", "Observation"]), ids),
-    st.builds(lambda i, v: f"Encounter/{i}/_history/{v}", ids, st.integers(1, 99)),
 )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from audit_strategies import ids, principals, targets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ehr.audit.events import ACTION, OUTCOME_DENIED, OUTCOME_SUCCESS, audit_event
 from ehr.audit.index_rows import audit_index_rows
-from ehr.auth.principal import ROLES, Principal
 from ehr.search.dates import format_instant
 from ehr.search.extract import extract_all
 from ehr.search.registry import SearchRegistry, load_registry
@@ -18,23 +18,7 @@ from ehr.storage.write import _stamped
 
 PROFILES = Path(__file__).resolve().parents[2] / "fhir_profiles"
 
-ids = st.from_regex(r"[A-Za-z0-9\-.]{1,64}", fullmatch=True)
 text = st.text(min_size=1, max_size=60).filter(str.strip)
-principals = st.one_of(
-    st.none(),
-    st.builds(
-        Principal,
-        subject=ids,
-        role=st.sampled_from(ROLES),
-        facility=st.one_of(st.none(), st.from_regex(r"[0-9]{5}", fullmatch=True)),
-        client_id=st.one_of(st.none(), ids),
-    ),
-)
-targets = st.one_of(
-    st.none(),
-    st.builds(lambda t, i: f"{t}/{i}", st.sampled_from(["Patient", "Observation"]), ids),
-    st.builds(lambda i, v: f"Patient/{i}/_history/{v}", ids, st.integers(1, 99)),
-)
 
 
 @pytest.fixture(scope="module")
