@@ -35,6 +35,7 @@ from ehr.api.wire import parse_json
 from ehr.db.schema import SEARCH_TABLES
 from ehr.errors import FhirError
 from ehr.fhir.validate import validate_structure
+from ehr.interactions.router import ROUTES
 from ehr.search.extract import extract_all
 from ehr.search.registry import load_registry
 
@@ -524,6 +525,93 @@ def test_fuzz_patient_match_parameters(client, store_counts, seeded, data):
     )
     before = store_counts()
     response = _send(client, "POST", "/fhir/Patient/$match", body)
+    assert_no_server_error(response, store_counts, before)
+
+
+OPERATION_ROUTES = tuple(route for route in ROUTES if route.interaction.startswith("$"))
+PARAMETER_NAMES = (
+    "resource",
+    "person",
+    "source",
+    "target",
+    "other",
+    "change",
+    "reason",
+    "profile",
+    "mode",
+    "system",
+    "code",
+    "version",
+    "displayLanguage",
+    "count",
+    "onlyCertainMatches",
+)
+VALUE_KEYS = (
+    "valueReference",
+    "valueString",
+    "valueInteger",
+    "valueBoolean",
+    "valueCode",
+    "valueUri",
+    "valueCanonical",
+    "valueCoding",
+    "resource",
+)
+
+
+@_fuzz(60)
+@given(data=st.data())
+def test_fuzz_every_operation_with_random_parameters(client, store_counts, seeded, data):
+    """Every ``$``-operation the router knows (person index, validation, lookup, match), at
+    type and instance level, with Parameters bodies of any names, types and values,
+    references to real and unknown records, and random query strings."""
+    route = data.draw(st.sampled_from(OPERATION_ROUTES), label="route")
+    res_type = data.draw(st.sampled_from(route.types or TYPES), label="type")
+    segments = []
+    for part in route.shape:
+        if part == "{type}":
+            segments.append(res_type)
+        elif part == "{id}":
+            known = seeded.get(res_type, "unknown-id")
+            segments.append(data.draw(st.sampled_from([known, "unknown-id", "a" * 64])))
+        else:
+            segments.append(part)
+    patient = client.get(f"/fhir/Patient/{seeded['Patient']}").json()
+    persons = [link["other"]["reference"] for link in patient.get("link", [])]
+    reference = st.one_of(
+        st.sampled_from([f"{t}/{i}" for t, i in seeded.items()] + persons),
+        st.sampled_from(["Patient/unknown-id", "Patient/", "Task/x", "", "Patient/a b"]),
+        st.text(max_size=12),
+    )
+    value = st.one_of(
+        json_values,
+        st.builds(lambda r: {"reference": r}, reference),
+        resources(),
+        st.builds(lambda s, c: {"system": s, "code": c}, st.text(max_size=8), st.text(max_size=8)),
+    )
+    parameter = st.builds(
+        lambda name, key, v: {"name": name, key: v},
+        st.one_of(st.sampled_from(PARAMETER_NAMES), st.text(max_size=8)),
+        st.sampled_from(VALUE_KEYS),
+        value,
+    )
+    parameters = st.one_of(st.lists(parameter, max_size=4), json_values)
+    body = data.draw(
+        st.one_of(
+            st.builds(lambda p: {"resourceType": "Parameters", "parameter": p}, parameters),
+            resources(),
+            json_values,
+            st.none(),
+        ),
+        label="body",
+    )
+    pairs = data.draw(
+        st.lists(st.tuples(st.sampled_from(PARAMETER_NAMES), st.text(max_size=12)), max_size=3),
+        label="query",
+    )
+    url = "/fhir/" + "/".join(segments) + (f"?{_query(pairs)}" if pairs else "")
+    before = store_counts()
+    response = _send(client, route.method, url, body)
     assert_no_server_error(response, store_counts, before)
 
 
