@@ -103,6 +103,8 @@ class ProfileValidation:
             return
         report: Report | None = change.notes.get("profiles")
         if change.body is None or report is None or report.valid:
+            if not _may_be_flagged(change.previous):
+                return  # nothing to clear: most writes are creates or of valid records
             ctx.session.execute(
                 delete(_FLAG).where(
                     _FLAG.c.res_type == change.res_type, _FLAG.c.res_id == change.res_id
@@ -120,6 +122,15 @@ class ProfileValidation:
             "flagged_at": now_micros(),
         }
         upsert(ctx.session, _FLAG, row, key=("res_type", "res_id"))
+
+
+def _may_be_flagged(previous: StoredResource | None) -> bool:
+    """Whether the version being replaced may have a ``profile_flag`` row: only a flagged
+    version carries the ``not-exchangeable`` tag, so without the code in its bytes there
+    is no row to delete (the check may say yes needlessly, never no wrongly)."""
+    if previous is None or previous.content is None:
+        return False
+    return NOT_EXCHANGEABLE["code"].encode() in previous.content
 
 
 def _drop_status_tag(body: dict[str, Any]) -> None:
