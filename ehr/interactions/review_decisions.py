@@ -79,5 +79,6 @@ def _close(
     """Close ``task`` unless the change already did (it answered the task's question)."""
     if task.task_id in result.tasks:
         return
-    close_task(ctx, task, status, f"{reason} (person-index change {result.change_id})")
+    note = f"{reason} (person-index change {result.change_id})"
+    close_task(ctx, task, status, note, result.change_id)
     result.tasks.append(task.task_id)

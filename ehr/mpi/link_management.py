@@ -215,7 +215,7 @@ def settle(ctx: RequestContext, result: ChangeResult, *, refresh: bool = True) -
         for person_id in sorted(result.persons):
             refresh_golden(ctx, person_id)
     note = f"{result.reason} (person-index change {result.change_id})"
-    result.tasks.extend(close_answered_tasks(ctx, result.persons, note))
+    result.tasks.extend(close_answered_tasks(ctx, result.persons, note, result.change_id))
     return result
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ehr.errors import Conflict, NotFound, Unprocessable
+from ehr.fhir.identifiers import CORE
 from ehr.mpi.persons import distinct_mark, resolve
 from ehr.mpi.review_tasks import REVIEW_SYSTEM
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from ehr.context import RequestContext
 
 OPEN = "requested"
+CLOSED_BY = f"{CORE}/CodeSystem/person-index-change"
+"""``Task.businessStatus`` system of a closed review task: the code is the change id."""
 PAIR_KINDS = ("possible-duplicate", "national-id-conflict")
 """The kinds of task that ask whether two persons are one."""
 
@@ -61,26 +64,58 @@ def require_open(task: ReviewTask) -> None:
         raise Conflict(f"Task/{task.task_id} was already decided (status {task.status})")
 
 
-def close_task(ctx: RequestContext, task: ReviewTask, status: str, note: str) -> None:
-    """Set the task's status (``completed`` or ``rejected``) with the reason."""
-    from ehr.search.dates import format_instant
-    from ehr.storage.write import now_micros, write_resource
-
+def close_task(
+    ctx: RequestContext, task: ReviewTask, status: str, note: str, change_id: int
+) -> None:
+    """Set the task's status (``completed`` or ``rejected``) with the reason, and name the
+    person-index change that closed it in ``businessStatus`` (searchable as
+    ``business-status``), so that undoing that change can reopen it."""
     body = dict(task.body)
     body["status"] = status
     body["statusReason"] = {"text": note[:500]}
+    body["businessStatus"] = {"coding": [{"system": CLOSED_BY, "code": str(change_id)}]}
+    _save(ctx, task.task_id, body)
+
+
+def reopen_tasks_closed_by(ctx: RequestContext, change_id: int) -> list[str]:
+    """Reopen the tasks ``change_id`` closed: undoing it makes their question open again."""
+    from ehr.search.query import parse_search
+
+    query = parse_search(
+        "Task",
+        [("business-status", f"{CLOSED_BY}|{change_id}"), ("_count", "1000")],
+        ctx.registry,
+        strict=True,
+    )
+    reopened = []
+    for row in ctx.as_exchange().store.search(query, audit=False).matches:
+        body = orjson.loads(row.content)
+        for element in ("statusReason", "businessStatus"):
+            body.pop(element, None)
+        body["status"] = OPEN
+        _save(ctx, row.res_id, body)
+        reopened.append(row.res_id)
+    return reopened
+
+
+def _save(ctx: RequestContext, task_id: str, body: dict[str, Any]) -> None:
+    from ehr.search.dates import format_instant
+    from ehr.storage.write import now_micros, write_resource
+
     body["lastModified"] = format_instant(now_micros())
     write_resource(
         ctx.as_exchange(),
         method="PUT",
         res_type="Task",
-        res_id=task.task_id,
+        res_id=task_id,
         body=body,
         check_references=False,
     )
 
 
-def close_answered_tasks(ctx: RequestContext, persons: set[str], note: str) -> list[str]:
+def close_answered_tasks(
+    ctx: RequestContext, persons: set[str], note: str, change_id: int
+) -> list[str]:
     """Close the open pair tasks about ``persons`` that a change has answered.
 
     Completed when the task's person and a candidate are now one person; rejected when
@@ -93,9 +128,9 @@ def close_answered_tasks(ctx: RequestContext, persons: set[str], note: str) -> l
         mine = resolve(ctx, task.person)
         others = [resolve(ctx, c) for c in task.candidates]
         if mine in others:
-            close_task(ctx, task, "completed", note)
+            close_task(ctx, task, "completed", note, change_id)
         elif all(distinct_mark(ctx, mine, other) is not None for other in others):
-            close_task(ctx, task, "rejected", note)
+            close_task(ctx, task, "rejected", note, change_id)
         else:
             continue
         closed.append(task.task_id)

@@ -2,7 +2,8 @@
 
 Every record the change moved goes back to the person it came from (a record the change
 first linked gets a person of its own, as it would have had alone), a merge's source person
-is no longer replaced, and a not-duplicate mark is lifted. The undo is itself a MANUAL
+is no longer replaced, a not-duplicate mark is lifted, and the review tasks the change
+closed are open again. The undo is itself a MANUAL
 change, so the matcher leaves the records where the admin put them.
 
 Only the latest word on a record can be undone: if a later change moved one of the
@@ -22,6 +23,7 @@ from ehr.errors import Conflict, NotFound
 from ehr.mpi.link_changes import MANUAL, Move, mark_undone, record_move, start_change
 from ehr.mpi.link_management import ChangeResult, new_person_id, settle
 from ehr.mpi.persons import linked_person, replaced_by
+from ehr.mpi.review_queue import reopen_tasks_closed_by
 
 if TYPE_CHECKING:
     from ehr.context import RequestContext
@@ -62,6 +64,7 @@ def undo(ctx: RequestContext, change_id: int, reason: str) -> ChangeResult:
         result.moved[row.patient_id] = back
         result.persons |= {back, row.person_id}
     mark_undone(ctx, change_id, result.change_id)
+    reopen_tasks_closed_by(ctx, change_id)
     return settle(ctx, result, refresh=bool(result.persons))
 
 

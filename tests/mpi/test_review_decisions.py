@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from link_ops import link_rows, ok, open_tasks, operation, partition, ref
+from link_ops import change_of, link_rows, ok, open_tasks, operation, partition, ref
 from test_linking import _person_like, _person_of, _push, _with_cccd
 
 from ehr.mpi.cccd import make_cccd
@@ -45,6 +45,24 @@ def test_confirming_a_possible_duplicate_merges_the_persons(client, app, token_f
     ]
     again = operation(client, f"Task/{task_id}/$confirm")
     assert again.status_code == 409
+
+
+def test_undoing_the_change_that_closed_a_task_reopens_it(client, app, token_for):
+    """Undo restores the partition before the change, so the question the task asked is
+    open again; the task says which change closed it while it was closed."""
+    known, unsure, task_id = _grey_zone(client, token_for)
+    before = partition(app)
+    change = change_of(ok(operation(client, f"Task/{task_id}/$confirm")))
+    closed = client.get(f"/fhir/Task/{task_id}").json()
+    assert closed["businessStatus"]["coding"][0]["code"] == str(change)
+    ok(operation(client, "Patient/$undo", change={"valueInteger": change}))
+    assert partition(app) == before
+    task = client.get(f"/fhir/Task/{task_id}").json()
+    assert task["status"] == "requested"
+    assert "businessStatus" not in task and "statusReason" not in task
+    assert [t["id"] for t in open_tasks(client, "possible-duplicate")] == [task_id]
+    ok(operation(client, f"Task/{task_id}/$reject"))  # and it can be decided again
+    assert client.get(f"/fhir/Task/{task_id}").json()["status"] == "rejected"
 
 
 def test_rejecting_a_possible_duplicate_keeps_them_apart_for_good(client, app, token_for):
