@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from ehr.audit.events import ACTION, OUTCOME_DENIED, OUTCOME_SUCCESS, audit_event
 from ehr.auth.principal import ROLES, Principal
+from ehr.search.dates import format_instant
 
 ids = st.from_regex(r"[A-Za-z0-9\-.]{1,64}", fullmatch=True)
 principals = st.one_of(
@@ -27,3 +29,23 @@ targets = st.one_of(
         st.integers(1, 99),
     ),
 )
+
+
+@st.composite
+def recorded_events(draw: st.DrawFn, text: st.SearchStrategy[str]) -> tuple[int, dict]:
+    """An access as the exchange records it: when (µs since the epoch) and its AuditEvent,
+    with free ``text`` in the refusal reason and the break-glass reason."""
+    recorded = draw(st.integers(0, 4_000_000_000_000_000))
+    denied = draw(st.one_of(st.none(), text))
+    event = audit_event(
+        principal=draw(principals),
+        interaction=draw(st.sampled_from(sorted(ACTION))),
+        recorded=format_instant(recorded),
+        patients=draw(st.sets(ids, max_size=4)),
+        target=draw(targets),
+        query=draw(st.one_of(st.none(), st.text(max_size=200))),
+        outcome=OUTCOME_DENIED if denied else OUTCOME_SUCCESS,
+        outcome_text=denied,
+        break_glass=draw(st.one_of(st.none(), text)),
+    )
+    return recorded, event

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from audit_strategies import ids, principals, targets
+from audit_strategies import recorded_events
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ehr.audit.events import ACTION, OUTCOME_DENIED, OUTCOME_SUCCESS, audit_event
+from ehr.audit.events import audit_event
 from ehr.audit.index_rows import audit_index_rows
-from ehr.search.dates import format_instant
 from ehr.search.extract import extract_all
 from ehr.search.registry import SearchRegistry, load_registry
 from ehr.storage.write import _stamped
@@ -32,30 +31,11 @@ def _key(rows) -> list:  # type: ignore[no-untyped-def]
 
 @settings(max_examples=80, deadline=None)
 @given(
-    principal=principals,
-    interaction=st.sampled_from(sorted(ACTION)),
-    recorded=st.integers(0, 4_000_000_000_000_000),
-    patients=st.sets(ids, max_size=3),
-    target=targets,
-    query=st.one_of(st.none(), st.text(max_size=100)),
-    denied=st.one_of(st.none(), text),
-    break_glass=st.one_of(st.none(), text),
+    access=recorded_events(text),
     owner=st.one_of(st.none(), st.from_regex(r"[0-9]{5}", fullmatch=True)),
 )
-def test_audit_index_rows_equal_extract_all_of_the_stored_event(
-    registry, principal, interaction, recorded, patients, target, query, denied, break_glass, owner
-):  # type: ignore[no-untyped-def]
-    event = audit_event(
-        principal=principal,
-        interaction=interaction,
-        recorded=format_instant(recorded),
-        patients=patients,
-        target=target,
-        query=query,
-        outcome=OUTCOME_DENIED if denied else OUTCOME_SUCCESS,
-        outcome_text=denied,
-        break_glass=break_glass,
-    )
+def test_audit_index_rows_equal_extract_all_of_the_stored_event(registry, access, owner):  # type: ignore[no-untyped-def]
+    recorded, event = access
     stored = _stamped(event, "an-id", 1, recorded, owner)
     expected = extract_all(stored, registry)
     assert _key(audit_index_rows(stored, registry)) == _key(expected)
