@@ -77,6 +77,13 @@ def candidates(ctx: RequestContext, record: MatchRecord, exclude: str) -> list[P
     rules = rules_of(ctx)
     patient_ids = _blocked_patients(ctx, record, rules)
     patient_ids.discard(exclude)
+    return _scored(ctx, record, patient_ids, rules)
+
+
+def _scored(
+    ctx: RequestContext, record: MatchRecord, patient_ids: set[str], rules: MatchRules
+) -> list[PersonMatch]:
+    """The persons of ``patient_ids``, best first, each with its best score for ``record``."""
     if not patient_ids:
         return []
     probe = comparable(ctx, record)
@@ -123,26 +130,27 @@ def comparable(ctx: RequestContext, record: MatchRecord) -> MatchRecord:
     return replace(record, national_id=hashed)
 
 
-def some_candidate_may_lack_a_national_id(
+def candidates_that_may_adopt(
     ctx: RequestContext, record: MatchRecord, exclude: str
-) -> bool:
-    """Whether any candidate's person might hold no national ID (so might adopt one).
+) -> list[PersonMatch]:
+    """``candidates``, for a national ID seen for the first time: none at all when every
+    candidate's person already has a registered national ID.
 
-    A cheap test before scoring, for a national ID seen for the first time: when every
-    candidate's person has a registered national ID (most people, once cards are common),
-    none of them can take another one, so scoring them would decide nothing. A person
-    without a registered row may still hold an ID through a manually linked record or an
-    alias; for those this says "may", and the caller scores as usual.
+    Most people, once cards are common: none of them can take another ID, so scoring them
+    would decide nothing, and one cheap query saves the scoring. A person without a
+    registered row may still hold an ID through a manually linked record or an alias; for
+    those the candidates are scored as usual and the caller checks.
     """
-    patient_ids = _blocked_patients(ctx, record, rules_of(ctx))
+    rules = rules_of(ctx)
+    patient_ids = _blocked_patients(ctx, record, rules)
     patient_ids.discard(exclude)
     if not patient_ids:
-        return False
+        return []
     registered = exists().where(_NATIONAL.c.person_id == _LINK.c.person_id)
-    row = ctx.session.execute(
+    lacking = ctx.session.execute(
         select(_LINK.c.person_id).where(_LINK.c.patient_id.in_(patient_ids), ~registered).limit(1)
     ).first()
-    return row is not None
+    return _scored(ctx, record, patient_ids, rules) if lacking is not None else []
 
 
 def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRules) -> set[str]:

@@ -34,8 +34,8 @@ from ehr.db.upsert import insert_ignoring_duplicates
 from ehr.mpi.candidates import (
     Matching,
     candidates,
+    candidates_that_may_adopt,
     decide,
-    some_candidate_may_lack_a_national_id,
 )
 from ehr.mpi.features import MatchRecord
 from ehr.mpi.link_changes import MANUAL
@@ -138,8 +138,8 @@ def _by_national_id(
         if current is not None:
             if _holds_no_national_id(ctx, current, patient_id):
                 proposal, reason = current, "national ID first seen: registered to its person"
-        elif some_candidate_may_lack_a_national_id(ctx, record, patient_id):
-            matching = decide(candidates(ctx, record, exclude=patient_id))
+        else:
+            matching = decide(candidates_that_may_adopt(ctx, record, exclude=patient_id))
             adopt = matching.link_to
             if adopt is not None and _holds_no_national_id(ctx, adopt.person_id, None):
                 proposal = adopt.person_id
