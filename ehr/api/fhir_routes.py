@@ -14,12 +14,14 @@ from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from ehr.access.policy import ANONYMOUS, AccessPolicy
 from ehr.api.wire import check_acceptable, read_body, render
 from ehr.audit.trail import record_denial
 from ehr.context import RequestContext, Services
+from ehr.db.group_commit import GroupCommit
 from ehr.db.unit_of_work import run_in_unit_of_work
 from ehr.errors import Forbidden
 from ehr.interactions.messages import FhirRequest, FhirResponse
@@ -63,11 +65,19 @@ async def handle(request: Request) -> Response:
         return response
 
     try:
-        # Reads write their AuditEvent, so every unit of work but the public metadata writes.
-        response = await to_thread.run_sync(
-            partial(run_in_unit_of_work, services.engine, work, write=path != "metadata"),
-            limiter=_database_threads(),
-        )
+        if path == "metadata":
+            response = await to_thread.run_sync(
+                partial(run_in_unit_of_work, services.engine, work, write=False),
+                limiter=_database_threads(),
+            )
+        elif request.method in GROUPED_METHODS:
+            # Reads write only their AuditEvent: they share transactions and COMMITs.
+            response = await _group_commit(services).run(work)
+        else:
+            response = await to_thread.run_sync(
+                partial(run_in_unit_of_work, services.engine, work),
+                limiter=_database_threads(),
+            )
     except Forbidden as denied:
         await to_thread.run_sync(
             partial(_audit_denial, services, base, policy, denied),
@@ -88,6 +98,23 @@ keep the database busy, and the rest wait cheaply in the event loop."""
 
 _THREADS: RunVar[CapacityLimiter] = RunVar("ehr_database_threads")
 """One limiter per event loop (as AnyIO keeps its own default one)."""
+_GROUPS: RunVar[dict[Engine, GroupCommit]] = RunVar("ehr_group_commit")
+
+GROUPED_METHODS = frozenset({"GET", "HEAD"})
+"""Interactions that write nothing but their audit records (``ehr.db.group_commit``)."""
+
+
+def _group_commit(services: Services) -> GroupCommit:
+    """The group commit of this event loop for the service's database."""
+    try:
+        groups = _GROUPS.get()
+    except LookupError:
+        groups = {}
+        _GROUPS.set(groups)
+    group = groups.get(services.engine)
+    if group is None:
+        group = groups[services.engine] = GroupCommit(services.engine, _database_threads())
+    return group
 
 
 def _database_threads() -> CapacityLimiter:

@@ -1,4 +1,6 @@
-"""A worker runs at most ``DATABASE_THREADS`` units of work at once; the rest wait their turn."""
+"""A worker runs at most ``DATABASE_THREADS`` units of work at once; the rest wait their turn.
+
+Writes run a unit of work each; reads are grouped (``tests/db/test_group_commit.py``)."""
 
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ def test_concurrent_requests_share_a_few_database_threads_and_all_succeed(
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
 
             async def get() -> None:
-                response = await client.get("/fhir/Organization", headers=headers)
+                body = {"resourceType": "Organization", "name": "Trạm Y tế"}
+                response = await client.post("/fhir/Organization", json=body, headers=headers)
                 statuses.append(response.status_code)
 
             async with anyio.create_task_group() as group:
@@ -46,5 +49,5 @@ def test_concurrent_requests_share_a_few_database_threads_and_all_succeed(
                     group.start_soon(get)
 
     anyio.run(main)
-    assert statuses == [200] * (3 * fhir_routes.DATABASE_THREADS)
+    assert statuses == [201] * (3 * fhir_routes.DATABASE_THREADS)
     assert most[0] == fhir_routes.DATABASE_THREADS
