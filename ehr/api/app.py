@@ -10,7 +10,7 @@ from ehr.access.care import CareRelationships
 from ehr.access.compartments import load_patient_compartment
 from ehr.access.rate_limit import RateLimiter
 from ehr.api.errors import install_error_handlers
-from ehr.api.fhir_routes import fhir_router
+from ehr.api.fhir_routes import FhirRequests, fhir_router
 from ehr.audit.writes import AuditWrites
 from ehr.auth.routes import auth_router
 from ehr.auth.service import AuthService
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The auth routes go first: /fhir/.well-known/... would otherwise match /fhir/{type}/{id}.
     app.include_router(auth_router())
     app.include_router(fhir_router())
+    app.add_middleware(FhirRequests)
 
     @app.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:

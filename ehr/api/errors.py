@@ -38,34 +38,40 @@ def error_response(error: FhirError) -> Response:
     return outcome_response(error.status, error.issues, error.headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(FhirError)
-    async def _fhir_error(_request: Request, exc: FhirError) -> Response:
+def response_for(exc: Exception) -> Response:
+    """The OperationOutcome response for an exception a request raised (module docstring)."""
+    if isinstance(exc, FhirError):
         return error_response(exc)
-
-    @app.exception_handler(HTTPException)
-    async def _http_error(_request: Request, exc: HTTPException) -> Response:
+    if isinstance(exc, HTTPException):
         code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
         return outcome_response(exc.status_code, [Issue("error", code, str(exc.detail))])
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    if isinstance(exc, RequestValidationError):
         return outcome_response(400, [Issue("error", "invalid", "invalid request parameters")])
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity_error(_request: Request, exc: IntegrityError) -> Response:
+    if isinstance(exc, IntegrityError):
         return error_response(Conflict("the request conflicts with a concurrent change; retry"))
-
-    @app.exception_handler(DBAPIError)
-    async def _database_error(_request: Request, exc: DBAPIError) -> Response:
+    if isinstance(exc, DBAPIError):
         log.error("database error: %s", type(exc.orig).__name__)
         return outcome_response(
             503,
             [Issue("error", "transient", "the database is busy; retry shortly")],
             {"Retry-After": "1"},
         )
+    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return outcome_response(500, [Issue("fatal", "exception", "internal server error")])
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> Response:
-        log.exception("unhandled %s", type(exc).__name__)
-        return outcome_response(500, [Issue("fatal", "exception", "internal server error")])
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every exception class above answered by ``response_for``, for the FastAPI routes."""
+    for exception in (
+        FhirError,
+        HTTPException,
+        RequestValidationError,
+        IntegrityError,
+        DBAPIError,
+        Exception,
+    ):
+        app.add_exception_handler(exception, _handler)
+
+
+async def _handler(_request: Request, exc: Exception) -> Response:
+    return response_for(exc)
