@@ -100,8 +100,8 @@ class GroupCommit:
 
     ``run`` queues a unit and waits for the batch it lands in. At most ``concurrent``
     batches run at once: one on SQLite, whose writers take turns anyway; on PostgreSQL,
-    where transactions run side by side, a second batch keeps the server busy while the
-    first commits.
+    where transactions run side by side, as many as the limiter has threads (with two, a
+    search took 40% longer than with four: the server's work overlaps less with ours).
     """
 
     def __init__(
@@ -109,7 +109,7 @@ class GroupCommit:
     ) -> None:
         self._engine = engine
         self._limiter = limiter
-        self._concurrent = concurrent or (1 if is_sqlite(engine) else 2)
+        self._concurrent = concurrent or (1 if is_sqlite(engine) else int(limiter.total_tokens))
         self._waiting: deque[tuple[Work, asyncio.Future[Outcome]]] = deque()
         self._running = 0
         self.batches = 0

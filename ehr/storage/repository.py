@@ -163,12 +163,14 @@ def insert_new(
     facility: str | None,
     entries: Iterable[tuple[str, str, IndexValue]],
     patients: set[str],
+    method: str = "POST",
 ) -> StoredResource:
     """Store a brand-new resource (version 1): resource, history, index and compartment rows.
 
-    The same rows as ``save_version`` + ``replace_index`` + ``replace_compartment`` with
-    ``is_new``, written through the DB-API cursor of the session's connection with SQL
-    built once per dialect, because this runs once per audited access (every read):
+    The same rows as ``save_version`` + ``replace_index`` + ``replace_compartment`` would
+    write for a resource without rows yet, written through the DB-API cursor of the
+    session's connection with SQL built once per dialect, because this runs for every
+    create and once per audited access (every read):
     SQLAlchemy's statement handling costs several times the inserts themselves, and on
     PostgreSQL each statement would be a round trip of its own, where here they all go in
     one pipeline (the rows after the first take its key from the sequence, ``currval``).
@@ -184,12 +186,18 @@ def insert_new(
         rows[param_type].append((res_type, code, *value.__dict__.values()))
     compartment = [(patient,) for patient in sorted(patients)]
     with _as_sqlalchemy_errors(connection):
-        rid = _insert_rows(dbapi, paramstyle, common, facility, rows, compartment)
-    return StoredResource(rid, res_type, res_id, 1, last_updated, False, content, "POST", facility)
+        rid = _insert_rows(dbapi, paramstyle, common, facility, rows, compartment, method)
+    return StoredResource(rid, res_type, res_id, 1, last_updated, False, content, method, facility)
 
 
 def _insert_rows(  # type: ignore[no-untyped-def]
-    dbapi, paramstyle: str, common: tuple, facility: str | None, rows: dict, compartment: list
+    dbapi,
+    paramstyle: str,
+    common: tuple,
+    facility: str | None,
+    rows: dict,
+    compartment: list,
+    method: str,
 ) -> int:
     """The INSERTs of ``insert_new`` on the driver's connection; the new resource's key."""
     sql = _driver_sql(paramstyle)
@@ -198,7 +206,7 @@ def _insert_rows(  # type: ignore[no-untyped-def]
         try:
             cursor.execute(sql["resource"], (*common, facility))
             rid = cursor.lastrowid
-            cursor.execute(sql["version"], (rid, *common, "POST"))
+            cursor.execute(sql["version"], (rid, *common, method))
             for table, values in (*rows.items(), ("compartment", compartment)):
                 if values:
                     cursor.executemany(sql[table], [(rid, *value) for value in values])
@@ -207,7 +215,7 @@ def _insert_rows(  # type: ignore[no-untyped-def]
     else:
         with dbapi.pipeline(), dbapi.cursor() as first, dbapi.cursor() as rest:
             first.execute(sql["resource"], (*common, facility))
-            rest.execute(sql["version"], (*common, "POST"))
+            rest.execute(sql["version"], (*common, method))
             for table, values in (*rows.items(), ("compartment", compartment)):
                 if values:
                     rest.executemany(sql[table], values)
@@ -265,13 +273,8 @@ def replace_index(
     session: Session,
     stored: StoredResource,
     entries: Iterable[tuple[str, str, IndexValue]],
-    *,
-    is_new: bool = False,
 ) -> None:
-    """Replace the search index rows of ``stored`` with ``entries`` (param type, code, value).
-
-    ``is_new`` skips the deletes for a resource that cannot have index rows yet.
-    """
+    """Replace the search index rows of ``stored`` with ``entries`` (param type, code, value)."""
     rows: dict[str, list[dict]] = defaultdict(list)
     for param_type, code, value in entries:
         row = dict(value.__dict__)
@@ -279,18 +282,14 @@ def replace_index(
         rows[param_type].append(row)
     for param_type, model in SEARCH_TABLES.items():
         table = model.__table__  # type: ignore[attr-defined]
-        if not is_new:
-            session.execute(delete(table).where(table.c.rid == stored.rid))
+        session.execute(delete(table).where(table.c.rid == stored.rid))
         if rows.get(param_type):
             session.execute(insert(table), rows[param_type])
 
 
-def replace_compartment(
-    session: Session, stored: StoredResource, patients: set[str], *, is_new: bool = False
-) -> None:
+def replace_compartment(session: Session, stored: StoredResource, patients: set[str]) -> None:
     """Make ``patients`` the Patient compartments ``stored`` belongs to."""
-    if not is_new:
-        session.execute(delete(_COMPARTMENT).where(_COMPARTMENT.c.rid == stored.rid))
+    session.execute(delete(_COMPARTMENT).where(_COMPARTMENT.c.rid == stored.rid))
     if patients:
         session.execute(
             insert(_COMPARTMENT), [{"rid": stored.rid, "patient_id": p} for p in sorted(patients)]

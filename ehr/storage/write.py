@@ -110,26 +110,40 @@ def write_resource(
         participant.before_store(ctx, change)
 
     content = orjson.dumps(change.body) if change.body is not None else None
-    stored = save_version(
-        ctx.session,
-        current,
-        res_type=res_type,
-        res_id=res_id,
-        version=version,
-        last_updated=last_updated,
-        content=content,
-        method=method,
-        facility=owner,
-    )
     if change.body is not None and check_references:
         ctx.pending_references.append((res_type, change.body))
     entries = extract_all(change.body, ctx.registry) if change.body is not None else []
-    replace_index(ctx.session, stored, entries, is_new=current is None)
     if change.body is not None:
         change.patients = ctx.services.compartment.patients_of(res_type, res_id, entries)
     elif current is not None:
         change.patients = compartment_of(ctx.session, current.rid)
-    replace_compartment(ctx.session, stored, change.patients, is_new=current is None)
+    if current is None and content is not None:
+        # A new resource (every create): all its rows in one go, as ``insert_new`` does.
+        stored = insert_new(
+            ctx.session,
+            res_type=res_type,
+            res_id=res_id,
+            last_updated=last_updated,
+            content=content,
+            facility=owner,
+            entries=entries,
+            patients=change.patients,
+            method=method,
+        )
+    else:
+        stored = save_version(
+            ctx.session,
+            current,
+            res_type=res_type,
+            res_id=res_id,
+            version=version,
+            last_updated=last_updated,
+            content=content,
+            method=method,
+            facility=owner,
+        )
+        replace_index(ctx.session, stored, entries)
+        replace_compartment(ctx.session, stored, change.patients)
     for participant in ctx.services.participants:
         participant.after_store(ctx, change, stored)
     created = current is None or current.deleted

@@ -116,3 +116,37 @@ def test_a_database_error_in_the_lean_insert_is_a_sqlalchemy_error(app):
                 entries=[],
                 patients=set(),
             )
+
+
+def test_a_create_stores_the_same_index_and_compartment_rows_as_an_update(app):
+    """Creates go through ``insert_new``, updates through ``save_version`` and the
+    ``replace_*`` functions: the same body must leave the same rows either way."""
+    services = app.state.services
+    policy = AccessPolicy(None, services.compartment.person_types, "urn:cccd")
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2026-11-20T08:10:00+07:00",
+        "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org"},
+    }
+    with unit_of_work(services.engine) as session:
+        ctx = RequestContext(services, session, "http://x/fhir", policy)
+
+        def write(method: str):  # type: ignore[no-untyped-def]
+            return write_resource(
+                ctx,
+                method=method,
+                res_type="Observation",
+                res_id="obs-1",
+                body=dict(observation),
+                check_references=False,
+            ).stored
+
+        created = _rows(session, write("POST").rid)
+        updated = _rows(session, write("PUT").rid)
+    for kind in ("compartment", *SEARCH_TABLES):
+        assert created[kind] == updated[kind], kind
+    assert created["compartment"] and created["quantity"] and created["token"]
+    assert [row["method"] for row in updated["version"]] == ["POST", "PUT"]
