@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import and_, delete, exists, insert, select
+from sqlalchemy import Select, and_, bindparam, delete, exists, insert, select
 
 from ehr.db.schema import MatchBlock, MatchFeatures, PersonLink, PersonNationalId, Resource
 from ehr.mpi.blocking import blocking_keys
@@ -42,6 +43,13 @@ _LINK = PersonLink.__table__  # type: ignore[attr-defined]
 _R = Resource.__table__  # type: ignore[attr-defined]
 _NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
 _FEATURES = MatchFeatures.__table__  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=4)
+def _block_rows(limit: int) -> Select:
+    """The rows of one block, at most ``limit``: built once per limit, because every
+    Patient write without a national ID runs it for each of its keys."""
+    return select(_BLOCK.c.patient_id).where(_BLOCK.c.key == bindparam("key")).limit(limit)
 
 
 @dataclass(frozen=True)
@@ -170,9 +178,7 @@ def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRule
     }
     patient_ids: set[str] = set()
     for key in sorted(keys):
-        rows = ctx.session.execute(
-            select(_BLOCK.c.patient_id).where(_BLOCK.c.key == key).limit(MAX_PER_KEY + 1)
-        ).all()
+        rows = ctx.session.execute(_block_rows(MAX_PER_KEY + 1), {"key": key}).all()
         if len(rows) > MAX_PER_KEY:
             if key.split(":", 1)[0] in narrowed:
                 continue

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ehr.db.locks import serialize_on
 from ehr.db.schema import PersonNationalId
@@ -175,10 +175,12 @@ def _replace(decision: LinkDecision, **changes: Any) -> LinkDecision:
     return replace(decision, **changes)
 
 
+_REGISTERED = select(_NATIONAL.c.person_id).where(_NATIONAL.c.id_hash == bindparam("id_hash"))
+"""Built once: every Patient write with a national ID looks it up (twice when it is new)."""
+
+
 def _registered(ctx: RequestContext, id_hash: str) -> str | None:
-    return ctx.session.execute(
-        select(_NATIONAL.c.person_id).where(_NATIONAL.c.id_hash == id_hash)
-    ).scalar()
+    return ctx.session.execute(_REGISTERED, {"id_hash": id_hash}).scalar()
 
 
 def _holds_no_national_id(ctx: RequestContext, person_id: str, patient_id: str | None) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from ehr.db.schema import (
     PersonDistinct,
@@ -37,10 +37,23 @@ MAX_CHAIN = 64
 """Merges never form a cycle (a replaced person cannot be merged again); this only bounds
 the walk should the data ever say otherwise."""
 
+# Built once, with bind parameters: linking runs these on every Patient write, and
+# building a ``select`` costs several times running it.
+_LINK_OF = select(_LINK).where(_LINK.c.patient_id == bindparam("patient_id"))
+_REPLACED_BY = select(_REPLACED).where(_REPLACED.c.person_id == bindparam("person_id"))
+_REPLACED_PERSONS = select(_REPLACED.c.person_id).where(
+    _REPLACED.c.replaced_by == bindparam("person_id")
+)
+_SOURCES = select(_R.c.content).where(
+    _R.c.res_type == "Patient",
+    _R.c.res_id.in_(select(_LINK.c.patient_id).where(_LINK.c.person_id == bindparam("person_id"))),
+    _R.c.deleted.is_(False),
+)
+
 
 def link_of(ctx: RequestContext, patient_id: str) -> Row | None:
     """The ``person_link`` row of a facility Patient (``person_id``, ``link_type``...)."""
-    return ctx.session.execute(select(_LINK).where(_LINK.c.patient_id == patient_id)).first()
+    return ctx.session.execute(_LINK_OF, {"patient_id": patient_id}).first()
 
 
 def linked_person(ctx: RequestContext, patient_id: str) -> str | None:
@@ -58,7 +71,7 @@ def members(ctx: RequestContext, person_id: str) -> list[str]:
 
 def replaced_by(ctx: RequestContext, person_id: str) -> Row | None:
     """The ``person_replaced`` row of a merged person (``replaced_by``, ``change_id``)."""
-    return ctx.session.execute(select(_REPLACED).where(_REPLACED.c.person_id == person_id)).first()
+    return ctx.session.execute(_REPLACED_BY, {"person_id": person_id}).first()
 
 
 def resolve(ctx: RequestContext, person_id: str) -> str:
@@ -85,9 +98,7 @@ def aliases(ctx: RequestContext, person_id: str) -> set[str]:
 
 def replaced_persons(ctx: RequestContext, person_id: str) -> list[str]:
     """The persons merged directly into ``person_id`` (its golden record ``replaces`` them)."""
-    rows = ctx.session.execute(
-        select(_REPLACED.c.person_id).where(_REPLACED.c.replaced_by == person_id)
-    ).scalars()
+    rows = ctx.session.execute(_REPLACED_PERSONS, {"person_id": person_id}).scalars()
     return sorted(rows)
 
 
@@ -116,12 +127,7 @@ def national_id_hashes(
 
 def sources(ctx: RequestContext, person_id: str) -> list[dict]:
     """The current facility Patients of ``person_id``."""
-    linked = select(_LINK.c.patient_id).where(_LINK.c.person_id == person_id)
-    rows = ctx.session.execute(
-        select(_R.c.content).where(
-            _R.c.res_type == "Patient", _R.c.res_id.in_(linked), _R.c.deleted.is_(False)
-        )
-    )
+    rows = ctx.session.execute(_SOURCES, {"person_id": person_id})
     return [orjson.loads(row.content) for row in rows]
 
 
