@@ -29,7 +29,7 @@ from ehr.db.group_commit import GroupCommit
 from ehr.db.unit_of_work import run_in_unit_of_work
 from ehr.errors import Forbidden
 from ehr.interactions.messages import FhirRequest, FhirResponse
-from ehr.interactions.router import dispatch
+from ehr.interactions.router import dispatch, writes_only_audit
 
 FHIR_PREFIX = "/fhir"
 BREAK_GLASS_HEADER = "x-break-glass-reason"
@@ -74,7 +74,7 @@ async def handle(request: Request) -> Response:
                 partial(run_in_unit_of_work, services.engine, work, write=False),
                 limiter=_database_threads(),
             )
-        elif request.method in GROUPED_METHODS:
+        elif writes_only_audit(request.method, path):
             # Reads write only their AuditEvent: they share transactions and COMMITs.
             response = await _group_commit(services).run(work)
         else:
@@ -103,9 +103,6 @@ keep the database busy, and the rest wait cheaply in the event loop."""
 _THREADS: RunVar[CapacityLimiter] = RunVar("ehr_database_threads")
 """One limiter per event loop (as AnyIO keeps its own default one)."""
 _GROUPS: RunVar[dict[Engine, GroupCommit]] = RunVar("ehr_group_commit")
-
-GROUPED_METHODS = frozenset({"GET", "HEAD"})
-"""Interactions that write nothing but their audit records (``ehr.db.group_commit``)."""
 
 
 def _group_commit(services: Services) -> GroupCommit:

@@ -53,6 +53,15 @@ class Route:
     """The resource types the route serves (empty: every type)."""
     definition: str = ""
     """For an operation: the canonical URL of its OperationDefinition."""
+    affects_state: bool | None = None
+    """Whether the route may write more than its audit records (its OperationDefinition's
+    ``affectsState``); unset: every method but GET may."""
+
+    @property
+    def writes_only_audit(self) -> bool:
+        if self.affects_state is not None:
+            return not self.affects_state
+        return self.method == "GET"
 
 
 def _person_index(
@@ -76,6 +85,7 @@ ROUTES: tuple[Route, ...] = (
             "$lookup",
             types=("CodeSystem",),
             definition=LOOKUP,
+            affects_state=False,
         )
         for method in ("GET", "POST")
     ),
@@ -86,6 +96,7 @@ ROUTES: tuple[Route, ...] = (
         "$match",
         types=("Patient",),
         definition="http://hl7.org/fhir/OperationDefinition/Patient-match",
+        affects_state=False,
     ),
     _person_index("POST", ("{type}", "{id}", "$link"), person_links.link_patient),
     _person_index("POST", ("{type}", "{id}", "$unlink"), person_links.unlink_patient),
@@ -101,6 +112,7 @@ ROUTES: tuple[Route, ...] = (
         resource_validate.validate_type,
         "$validate",
         definition=VALIDATE,
+        affects_state=False,
     ),
     Route(
         "GET",
@@ -115,9 +127,10 @@ ROUTES: tuple[Route, ...] = (
         resource_validate.validate_instance,
         "$validate",
         definition=VALIDATE,
+        affects_state=False,
     ),
     Route("GET", ("{type}",), search.search_type, "search-type"),
-    Route("POST", ("{type}", "_search"), search.search_type, "search-type"),
+    Route("POST", ("{type}", "_search"), search.search_type, "search-type", affects_state=False),
     Route("POST", ("{type}",), create.create, "create"),
     Route("PUT", ("{type}",), update.conditional_update, "update"),
     Route("PATCH", ("{type}",), patch.conditional_patch, "patch"),
@@ -131,6 +144,20 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", ("{type}", "{id}", "_history", "{vid}"), vread.vread, "vread"),
     Route("GET", ("_history",), history.history, "history-system"),
 )
+
+
+def writes_only_audit(method: str, path: str) -> bool:
+    """Whether ``method /path`` writes nothing but its audit records, so that its unit of
+    work may share a transaction with others (``ehr.db.group_commit``). A request no route
+    takes is answered with an error and writes nothing."""
+    segments = tuple(s for s in path.strip("/").split("/") if s)
+    for route in ROUTES:
+        args = _match(route.shape, segments)
+        if args is None or (route.types and args[:1] and args[0] not in route.types):
+            continue
+        if route.method == method:
+            return route.writes_only_audit
+    return True
 
 
 def dispatch(ctx: RequestContext, req: FhirRequest) -> FhirResponse:

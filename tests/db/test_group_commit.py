@@ -10,6 +10,7 @@ import time
 
 import anyio
 import httpx
+import pytest
 from anyio import CapacityLimiter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 import ehr.api.fhir_routes as fhir_routes
 from ehr.db.group_commit import GroupCommit, run_batch
 from ehr.db.schema import Resource, UsedAssertion
+from ehr.interactions.router import writes_only_audit
 
 _USED = UsedAssertion.__table__  # type: ignore[attr-defined]
 _names = itertools.count()
@@ -160,3 +162,46 @@ def test_concurrent_reads_through_the_api_are_each_audited_once(app, client, mon
     assert statuses == [(200, patient_id)] * 24
     assert audit_events() == before + 24
     assert batches and batches[-1].batches < 24  # some reads shared a transaction
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "grouped"),
+    [
+        ("GET", "Patient/abc", True),
+        ("GET", "Patient", True),
+        ("GET", "_history", True),
+        ("GET", "Patient/abc/$link-history", True),
+        ("POST", "Patient/_search", True),
+        ("POST", "Patient/$match", True),
+        ("POST", "Patient/$validate", True),
+        ("POST", "CodeSystem/$lookup", True),
+        ("POST", "", False),
+        ("POST", "Patient", False),
+        ("PUT", "Patient/abc", False),
+        ("PATCH", "Patient/abc", False),
+        ("DELETE", "Patient/abc", False),
+        ("POST", "Patient/$merge", False),
+        ("POST", "Task/abc/$confirm", False),
+    ],
+)
+def test_only_interactions_that_write_nothing_but_audit_are_grouped(method, path, grouped):
+    assert writes_only_audit(method, path) is grouped
+
+
+def test_post_search_and_match_share_batches_like_gets(client, monkeypatch):
+    grouped: list[int] = []
+    real = GroupCommit.run
+
+    async def counted(self, work):  # type: ignore[no-untyped-def]
+        grouped.append(1)
+        return await real(self, work)
+
+    monkeypatch.setattr(GroupCommit, "run", counted)
+    patient = {"resourceType": "Patient", "name": [{"family": "Phạm", "given": ["Hà"]}]}
+    assert client.post("/fhir/Patient", json=patient).status_code == 201
+    assert not grouped
+    found = client.post("/fhir/Patient/_search", data={"family": "Phạm"})
+    assert found.status_code == 200 and found.json()["total"] == 2  # facility + golden
+    match = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": patient}]}
+    assert client.post("/fhir/Patient/$match", json=match).status_code == 200
+    assert len(grouped) == 2
