@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     token issuers trusted, such as the national identity provider that signs patients in."""
     rate_limit_per_minute: int = 1200
     """Requests per client per minute per worker before 429 (``Retry-After`` given)."""
+    audit_index_interval_s: float = 0.5
+    """How often ``ehr serve``'s indexer process stores pending AuditEvents as resources
+    (``ehr.audit.indexer``); 0 runs none (reads of AuditEvents still catch up first)."""
 
     def key_dir(self) -> Path:
         """The directory of the service's signing keys."""

@@ -31,7 +31,9 @@ FHIR_JSON = "application/fhir+json"
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data")
+    # No background audit indexing: tests see exactly what their requests left pending
+    # (tests/audit/test_pending.py runs the indexer on purpose).
+    return Settings(database_url=database_url, data_dir=tmp_path / "data", audit_index_interval_s=0)
 
 
 @pytest.fixture
@@ -90,9 +92,21 @@ class Counts:
     versions: int
 
 
+def index_pending_audit(app: FastAPI) -> None:
+    """Store the AuditEvents still pending as resources (``ehr.audit.pending``), as any
+    read that could see them would first: then the tables show them."""
+    from ehr.audit.pending import catch_up
+    from ehr.db.unit_of_work import unit_of_work
+
+    services = app.state.services
+    with unit_of_work(services.engine) as session:
+        catch_up(session, services)
+
+
 @pytest.fixture
 def store_counts(app: FastAPI):  # type: ignore[no-untyped-def]
     def counts() -> Counts:
+        index_pending_audit(app)
         with app.state.services.engine.connect() as connection:
             resources = connection.execute(select(func.count()).select_from(Resource)).scalar_one()
             versions = connection.execute(

@@ -63,3 +63,26 @@ def count_of(client: Any, resource_type: str) -> int:
 def link_url(bundle: dict, relation: str) -> str | None:
     """The URL of the Bundle link with ``relation`` (self, next, previous), if any."""
     return next((link["url"] for link in bundle["link"] if link["relation"] == relation), None)
+
+
+def stored_rows(session: Any, rid: int) -> dict[str, Any]:
+    """Every stored row of resource ``rid`` (resource, history, compartment, each index
+    table), without the columns that differ from one write to the next."""
+    from sqlalchemy import select
+
+    from ehr.db.schema import SEARCH_TABLES, Compartment, Resource, ResourceVersion
+
+    variable = {"rid", "res_id", "last_updated", "row_id", "vid", "content"}
+
+    def clean(table: Any, where: Any) -> list[dict]:
+        result = session.execute(select(table).where(where)).mappings()
+        rows = [{k: v for k, v in row.items() if k not in variable} for row in result]
+        return sorted(rows, key=repr)
+
+    tables = {
+        "resource": Resource.__table__,  # type: ignore[attr-defined]
+        "version": ResourceVersion.__table__,  # type: ignore[attr-defined]
+        "compartment": Compartment.__table__,  # type: ignore[attr-defined]
+    }
+    tables.update({kind: model.__table__ for kind, model in SEARCH_TABLES.items()})
+    return {kind: clean(table, table.c.rid == rid) for kind, table in tables.items()}

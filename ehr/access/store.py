@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import FromClause, select
 from sqlalchemy.sql.elements import True_
 
+from ehr.audit.pending import AUDIT_EVENT, catch_up
 from ehr.audit.trail import Access
 from ehr.db.schema import Resource
 from ehr.errors import Forbidden
@@ -24,7 +25,33 @@ from ehr.storage.repository import StoredResource, read_current, read_version
 if TYPE_CHECKING:
     from ehr.context import RequestContext
 
+
 _R = Resource.__table__  # type: ignore[attr-defined]
+
+
+def _types_seen(query: SearchQuery) -> tuple[str, ...]:
+    """The resource types a search may return or filter by (empty: any type): its own, and
+    those its includes, revincludes and chains may reach, unknown ones as any."""
+    if not query.types:
+        return ()
+    types = set(query.types)
+    for include in query.includes:
+        if include.target_type is None:
+            return ()
+        types.add(include.target_type)
+    for include in query.revincludes:
+        if include.source_type is None:
+            return ()
+        types.add(include.source_type)
+    pending = list(query.criteria)
+    while pending:
+        criterion = pending.pop()
+        if criterion.chain is not None:
+            if not criterion.target_types:
+                return ()
+            types.update(criterion.target_types)
+            pending.append(criterion.chain)
+    return tuple(sorted(types))
 
 
 class GuardedStore:
@@ -40,6 +67,7 @@ class GuardedStore:
 
         ``audit=False`` is for reads that are part of a write (the write is audited).
         """
+        self._catch_up_audit((res_type,))
         stored = read_current(self.ctx.session, res_type, res_id)
         if stored is not None:
             self._require_visible(stored, interaction)
@@ -49,6 +77,7 @@ class GuardedStore:
 
     def version(self, res_type: str, res_id: str, version: int) -> StoredResource | None:
         """One version; visibility follows the resource's current version."""
+        self._catch_up_audit((res_type,))
         current = read_current(self.ctx.session, res_type, res_id)
         if current is None:
             return None
@@ -62,6 +91,7 @@ class GuardedStore:
         self, query: SearchQuery, interaction: str = "search-type", audit: bool = True
     ) -> SearchPage:
         """Run ``query`` with the policy in its SQL (matches, chains and includes alike)."""
+        self._catch_up_audit(_types_seen(query))
         page = run_search(
             self.ctx.session, self.ctx.registry, query, visible=self.ctx.policy.visible
         )
@@ -79,9 +109,18 @@ class GuardedStore:
             )
         return page
 
-    def visible(self, table: FromClause):  # type: ignore[no-untyped-def]
-        """The policy's row condition, for queries built elsewhere (history)."""
+    def visible(self, table: FromClause, res_type: str | None):  # type: ignore[no-untyped-def]
+        """The policy's row condition, for queries built elsewhere (history of
+        ``res_type``, ``None``: of every type)."""
+        self._catch_up_audit((res_type,) if res_type is not None else ())
         return self.ctx.policy.visible(table)
+
+    def _catch_up_audit(self, types: tuple[str, ...]) -> None:
+        """Before reading ``types`` (empty: every type): if AuditEvents may be among them,
+        index the events still pending (``ehr.audit.pending``), so the read sees them."""
+        if types and AUDIT_EVENT not in types:
+            return
+        catch_up(self.ctx.session, self.ctx.services)
 
     def _note(self, interaction: str, stored: StoredResource) -> None:
         self.ctx.audit.note(

@@ -52,6 +52,7 @@ def build_services(settings: Settings) -> Services:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    services = build_services(settings)
     app = FastAPI(
         title="ehr: Vietnam national EHR exchange",
         version=__version__,
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "national ID, the Ministry reads rollout indicators. FHIR base: /fhir",
         docs_url="/docs",
     )
-    app.state.services = build_services(settings)
+    app.state.services = services
     install_error_handlers(app)
     # The auth routes go first: /fhir/.well-known/... would otherwise match /fhir/{type}/{id}.
     app.include_router(auth_router())

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlalchemy import bindparam, select
 
 from ehr.audit.events import OUTCOME_DENIED, audit_event
-from ehr.audit.index_rows import audit_index_rows
+from ehr.audit.pending import log_event
 from ehr.db.schema import Compartment
 from ehr.search.dates import format_instant
 
@@ -62,12 +63,13 @@ def record_denial(ctx: RequestContext, access: Access, reason: str) -> None:
 
 
 def _write(ctx: RequestContext, access: Access, patients: set[str], denied: str = "") -> None:
-    from ehr.storage.write import append_trusted, now_micros
+    from ehr.storage.write import now_micros, stamp_new
 
+    recorded = now_micros()
     event = audit_event(
         principal=ctx.policy.principal,
         interaction=access.interaction,
-        recorded=format_instant(now_micros()),
+        recorded=format_instant(recorded),
         patients=patients,
         target=access.target,
         query=access.query,
@@ -75,7 +77,14 @@ def _write(ctx: RequestContext, access: Access, patients: set[str], denied: str 
         outcome_text=denied or None,
         break_glass=ctx.policy.break_glass,
     )
-    append_trusted(ctx, "AuditEvent", event, index=audit_index_rows)
+    record = stamp_new(ctx, event, recorded)
+    log_event(
+        ctx.session,
+        res_id=record.res_id,
+        recorded=recorded,
+        facility=record.facility,
+        content=orjson.dumps(record.body),
+    )
 
 
 _PATIENTS_OF = select(_C.c.patient_id).where(_C.c.rid.in_(bindparam("rids", expanding=True)))

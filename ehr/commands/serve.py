@@ -14,19 +14,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import multiprocessing
+
     import uvicorn
 
     from ehr.api.app import build_services
+    from ehr.audit.indexer import run_indexer_process
     from ehr.config import get_settings
 
     # Migrate (and create keys) once here, so that several workers do not race to do it.
-    build_services(get_settings()).engine.dispose()
-    uvicorn.run(
-        "ehr.api.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,  # URLs carry national IDs in search parameters: never log them.
-    )
+    settings = get_settings()
+    build_services(settings).engine.dispose()
+    indexer = None
+    if settings.audit_index_interval_s > 0:
+        spawn = multiprocessing.get_context("spawn")
+        indexer = spawn.Process(target=run_indexer_process, name="audit-indexer", daemon=True)
+        indexer.start()
+    try:
+        uvicorn.run(
+            "ehr.api.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=False,  # URLs carry national IDs in search parameters: never log them.
+        )
+    finally:
+        if indexer is not None:
+            indexer.terminate()
+            indexer.join(timeout=10)
     return 0

@@ -322,6 +322,23 @@ class MatchFeatures(SQLModel, table=True):
     features: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class AuditPending(SQLModel, table=True):
+    """AuditEvents written in the transaction of their access, not indexed yet.
+
+    Each row is the complete AuditEvent as it will be served (id, ``meta`` and all);
+    ``ehr.audit.pending`` stores it as a resource with its index rows in bulk, later or
+    before any read that could see it."""
+
+    __tablename__ = "audit_pending"
+
+    seq: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    res_id: str = Field(sa_column=Column(String(64), nullable=False))
+    recorded: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """``meta.lastUpdated`` of the event, in microseconds since the epoch."""
+    facility: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 SEARCH_TABLES = {
     "token": SearchToken,
     "string": SearchString,

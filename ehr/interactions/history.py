@@ -57,7 +57,7 @@ def history(
             raise NotFound(f"{res_type}/{res_id} is not known")
         query = query.where(_V.c.rid == stored.rid)
     else:
-        query = query.where(ctx.store.visible(_R))
+        query = query.where(ctx.store.visible(_R, res_type))
     since = req.param("_since")
     if since:
         try:

@@ -185,7 +185,7 @@ def insert_new(
     for param_type, code, value in entries:
         rows[param_type].append((res_type, code, *value.__dict__.values()))
     compartment = [(patient,) for patient in sorted(patients)]
-    with _as_sqlalchemy_errors(connection):
+    with as_sqlalchemy_errors(connection):
         rid = _insert_rows(dbapi, paramstyle, common, facility, rows, compartment, method)
     return StoredResource(rid, res_type, res_id, 1, last_updated, False, content, method, facility)
 
@@ -224,7 +224,7 @@ def _insert_rows(  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def _as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
+def as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
     """Driver errors as SQLAlchemy raises them (``DBAPIError`` subclasses, a dropped
     connection invalidated), so the unit of work retries and the HTTP layer maps them as
     it does every other database error."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from app_fixtures import index_pending_audit
 from fhir_helpers import encounter, outcome_issue, patient
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ A, B = "79001", "01002"
 def _audit_events(app) -> list[dict]:  # type: ignore[no-untyped-def]
     import orjson
 
+    index_pending_audit(app)
     with app.state.services.engine.connect() as connection:
         rows = connection.execute(
             select(Resource.content).where(Resource.res_type == "AuditEvent").order_by(Resource.rid)

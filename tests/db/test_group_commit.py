@@ -12,6 +12,7 @@ import anyio
 import httpx
 import pytest
 from anyio import CapacityLimiter
+from app_fixtures import index_pending_audit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event, func, select
@@ -128,6 +129,7 @@ def test_concurrent_reads_through_the_api_are_each_audited_once(app, client, mon
     headers = dict(client.headers)
 
     def audit_events() -> int:
+        index_pending_audit(app)
         with app.state.services.engine.connect() as connection:
             count = (
                 select(func.count()).select_from(Resource).where(Resource.res_type == "AuditEvent")

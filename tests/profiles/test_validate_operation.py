@@ -3,6 +3,7 @@ OperationOutcome, nothing written. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from app_fixtures import index_pending_audit
 from fhir_helpers import outcome_issue
 from profile_examples import outcome_of, valid_patient
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ def _parameters(*parameters: dict) -> dict:
 
 
 def _audit_events(app) -> int:  # type: ignore[no-untyped-def]
+    index_pending_audit(app)
     with app.state.services.engine.connect() as connection:
         return connection.execute(
             select(func.count()).select_from(Resource).where(Resource.res_type == "AuditEvent")

@@ -1,0 +1,141 @@
+"""AuditEvents written whole with their access, and indexed in bulk afterwards.
+
+PRODUCT.md section 5: every read or write of a person's data writes an AuditEvent in the
+same database transaction. Stored as a searchable resource, an event is a resource row, a
+history row, some twenty index rows and its compartment rows, about 75 B-tree entries: on
+100,000 Patients that was four fifths of the CPU of an audited read (SQLite, 2 workers:
+5,839 reads/s with the audit write left out, 728 with it; docs/benchmarks.md).
+
+So the access's transaction writes the event whole, as it will be served (id, ``meta``
+and all), as **one row** of ``audit_pending`` (``log_event``), and ``materialize`` later
+stores pending events as resources with their index and compartment rows, many in one
+transaction, deleting their rows in that same transaction (never lost, never doubled):
+
+- before any read that could see an AuditEvent (``ehr.access.store.GuardedStore``), in
+  that read's own unit of work: ``catch_up`` stores every event committed before it, so
+  what a client can query is exactly what it could query if events were indexed inline;
+- in the background (``ehr.audit.indexer``), so the backlog stays small and a query's
+  catch-up short.
+
+Rows are stored exactly as ``write_resource`` would store the event (tested), without the
+write participants: none of them acts on AuditEvents (tested too).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import orjson
+from sqlalchemy import bindparam, text
+from sqlmodel import Session
+
+from ehr.audit.index_rows import audit_index_rows
+from ehr.storage.repository import as_sqlalchemy_errors, insert_new
+
+if TYPE_CHECKING:
+    from ehr.context import Services
+
+AUDIT_EVENT = "AuditEvent"
+BATCH = 500
+"""Events stored per statement round; a catch-up runs as many rounds as it needs."""
+
+
+def log_event(
+    session: Session, *, res_id: str, recorded: int, facility: str | None, content: bytes
+) -> None:
+    """Write one AuditEvent, complete, into the current transaction (one row)."""
+    connection = session.connection()
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    values = (res_id, recorded, facility, content)
+    cursor = dbapi.cursor()  # sqlite3 cursors are no context managers
+    try:
+        with as_sqlalchemy_errors(connection):
+            cursor.execute(_insert_sql(connection.dialect.paramstyle), values)
+    finally:
+        cursor.close()
+
+
+@lru_cache(maxsize=4)
+def _insert_sql(paramstyle: str) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    return (
+        "INSERT INTO audit_pending (res_id, recorded, facility, content) "
+        f"VALUES ({mark}, {mark}, {mark}, {mark})"
+    )
+
+
+def has_pending(session: Session) -> bool:
+    """Whether any event waits to be indexed (a cheap check before every catch-up)."""
+    return session.execute(text("SELECT 1 FROM audit_pending LIMIT 1")).first() is not None
+
+
+def catch_up(session: Session, services: Services) -> int:
+    """Store every pending event committed so far as a resource; how many were stored.
+
+    On PostgreSQL the rows another transaction is storing are waited for (``FOR UPDATE``),
+    so that when this returns, every event committed before it is a resource (or about to
+    be committed by that transaction, which this one then sees).
+    """
+    if not has_pending(session):
+        return 0
+    last = session.execute(text("SELECT max(seq) FROM audit_pending")).scalar()
+    stored = 0
+    while last is not None:
+        # Until a round finds nothing, not merely fewer than a batch: whether a round
+        # that waited for rows the indexer then stored still fills its LIMIT is the
+        # database's business (PostgreSQL does), and one more empty query is cheap.
+        done = materialize(session, services, up_to=last, wait=True)
+        if done == 0:
+            break
+        stored += done
+    return stored
+
+
+def materialize(
+    session: Session,
+    services: Services,
+    *,
+    up_to: int | None = None,
+    wait: bool = False,
+    limit: int = BATCH,
+) -> int:
+    """Store up to ``limit`` pending events (oldest first) as resources; how many.
+
+    ``wait=False`` (the background indexer) skips rows another transaction holds on
+    PostgreSQL; ``wait=True`` (a catch-up) waits for them.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    lock = (" FOR UPDATE" if wait else " FOR UPDATE SKIP LOCKED") if postgres else ""
+    bound = " WHERE seq <= :last" if up_to is not None else ""
+    rows = session.execute(
+        text(
+            "SELECT seq, res_id, recorded, facility, content FROM audit_pending"
+            f"{bound} ORDER BY seq LIMIT {int(limit)}{lock}"
+        ),
+        {"last": up_to} if up_to is not None else {},
+    ).all()
+    if not rows:
+        return 0
+    registry, compartment = services.registry, services.compartment
+    for row in rows:
+        content = bytes(row.content)
+        entries = audit_index_rows(orjson.loads(content), registry)
+        insert_new(
+            session,
+            res_type=AUDIT_EVENT,
+            res_id=row.res_id,
+            last_updated=row.recorded,
+            content=content,
+            facility=row.facility,
+            entries=entries,
+            patients=compartment.patients_of(AUDIT_EVENT, row.res_id, entries),
+        )
+    session.execute(_DELETE, {"seqs": [row.seq for row in rows]})
+    return len(rows)
+
+
+_DELETE = text("DELETE FROM audit_pending WHERE seq IN :seqs").bindparams(
+    bindparam("seqs", expanding=True)
+)

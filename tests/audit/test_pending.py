@@ -1,0 +1,391 @@
+"""AuditEvents written as one row with their access and indexed later (``ehr.audit.pending``):
+stored exactly as the write path would store them, gone with a rolled-back access, seen by
+every read that could see them, stored exactly once however indexing and catch-ups
+interleave, on both databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fhir_helpers import stored_rows
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, func, select
+
+from ehr.access.policy import AccessPolicy
+from ehr.audit.events import audit_event
+from ehr.audit.indexer import BACKGROUND_BATCH, index_once, index_until
+from ehr.audit.pending import BATCH, catch_up, has_pending, log_event, materialize
+from ehr.auth.principal import Principal
+from ehr.context import RequestContext
+from ehr.db.schema import AuditPending, Resource
+from ehr.db.unit_of_work import unit_of_work
+from ehr.storage.participants import Change
+from ehr.storage.repository import read_current
+from ehr.storage.write import new_id, now_micros, stamp_new, write_resource
+
+FACILITY = Principal(subject="client-79001", role="facility", facility="79001", client_id="his")
+
+
+def _event(break_glass: str | None = None, patients: set[str] | None = None) -> dict[str, Any]:
+    return audit_event(
+        principal=FACILITY,
+        interaction="search-type",
+        recorded="2026-11-23T10:00:00.123456+00:00",
+        patients={"p1", "p2"} if patients is None else patients,
+        target="Patient/p1/_history/3",
+        query="identifier=urn%3Ax%7C1",
+        break_glass=break_glass,
+    )
+
+
+def _context(app: Any, session: Any) -> RequestContext:
+    services = app.state.services
+    policy = AccessPolicy(FACILITY, services.compartment.person_types, "urn:cccd")
+    return RequestContext(services, session, "http://x/fhir", policy)
+
+
+def _log(ctx: RequestContext, event: dict[str, Any]) -> str:
+    """Log ``event`` as the audit trail does; its id."""
+    record = stamp_new(ctx, event, now_micros())
+    log_event(
+        ctx.session,
+        res_id=record.res_id,
+        recorded=record.last_updated,
+        facility=record.facility,
+        content=orjson.dumps(record.body),
+    )
+    return record.res_id
+
+
+def _counts(app: Any) -> tuple[int, int]:
+    """(indexed AuditEvents, pending rows)."""
+    with app.state.services.engine.connect() as connection:
+        indexed = connection.execute(
+            select(func.count()).select_from(Resource).where(Resource.res_type == "AuditEvent")
+        ).scalar_one()
+        pending = connection.execute(select(func.count()).select_from(AuditPending)).scalar_one()
+    return indexed, pending
+
+
+@pytest.mark.parametrize("break_glass", [None, "unconscious patient"])
+def test_an_indexed_event_has_exactly_the_rows_the_write_path_stores(app, break_glass):
+    with unit_of_work(app.state.services.engine) as session:
+        ctx = _context(app, session)
+        logged = _log(ctx, _event(break_glass))
+        assert catch_up(session, app.state.services) == 1
+        lean = read_current(session, "AuditEvent", logged)
+        full = write_resource(
+            ctx,
+            method="POST",
+            res_type="AuditEvent",
+            res_id=new_id(),
+            body=_event(break_glass),
+            check_references=False,
+        ).stored
+        assert lean is not None and full is not None
+        assert (lean.version, lean.facility) == (1, "79001")
+        assert _without_stamps(lean.content) == _without_stamps(full.content)
+        lean_rows, full_rows = stored_rows(session, lean.rid), stored_rows(session, full.rid)
+        assert lean_rows == full_rows
+        assert lean_rows["token"] and lean_rows["reference"] and lean_rows["compartment"]
+        assert not has_pending(session)
+
+
+def _without_stamps(content: bytes | None) -> dict[str, Any]:
+    assert content is not None
+    body = orjson.loads(content)
+    body.pop("id")
+    body["meta"].pop("lastUpdated")
+    return body
+
+
+def test_no_write_participant_acts_on_audit_events(app):
+    """Indexing skips the participants; this is why that changes nothing."""
+    with unit_of_work(app.state.services.engine) as session:
+        ctx = _context(app, session)
+        stored = write_resource(
+            ctx,
+            method="POST",
+            res_type="AuditEvent",
+            res_id="e1",
+            body=_event(),
+            check_references=False,
+        ).stored
+        assert stored is not None
+        body = orjson.loads(stored.content)
+        change = Change(
+            method="POST", res_type="AuditEvent", res_id="e1", body=dict(body), previous=None
+        )
+        change.patients = {"p1", "p2"}
+        before = stored_rows(session, stored.rid)
+        for participant in app.state.services.participants:
+            participant.before_store(ctx, change)
+            participant.after_store(ctx, change, stored)
+        assert change.body == body
+        assert stored_rows(session, stored.rid) == before
+        assert not ctx.audit.accesses
+
+
+def test_an_event_of_an_access_that_rolls_back_is_not_kept(app):
+    with pytest.raises(RuntimeError), unit_of_work(app.state.services.engine) as session:
+        _log(_context(app, session), _event())
+        raise RuntimeError("the access failed after its audit record was written")
+    assert _counts(app) == (0, 0)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.one_of(st.integers(1, 30), st.sampled_from(["index", "catch up"])), max_size=8
+    )
+)
+def test_every_event_is_stored_exactly_once_however_indexing_interleaves(app, steps):
+    services = app.state.services
+    logged: list[str] = []
+    for step in steps:
+        with unit_of_work(services.engine) as session:
+            if step == "index":
+                materialize(session, services)
+            elif step == "catch up":
+                catch_up(session, services)
+            else:
+                ctx = _context(app, session)
+                logged += [_log(ctx, _event()) for _ in range(step)]
+    with unit_of_work(services.engine) as session:
+        catch_up(session, services)
+        stored = session.execute(
+            select(Resource.res_id).where(Resource.res_type == "AuditEvent")
+        ).scalars()
+        stored_ids = list(stored)
+    assert set(logged) <= set(stored_ids)
+    assert len(stored_ids) == len(set(stored_ids))
+    assert _counts(app)[1] == 0
+
+
+def test_a_read_is_seen_by_the_audit_search_right_after_it(client, app):
+    patient = {"resourceType": "Patient", "name": [{"family": "Đỗ", "given": ["Lan"]}]}
+    patient_id = client.post("/fhir/Patient", json=patient).json()["id"]
+    assert client.get(f"/fhir/Patient/{patient_id}").status_code == 200
+    assert _counts(app)[1] >= 2  # the create's event and the read's: pending, not indexed
+    found = client.get("/fhir/AuditEvent", params={"patient": patient_id, "_count": 50}).json()
+    actions = sorted(e["resource"]["action"] for e in found["entry"])
+    assert actions == ["C", "R"]
+    event_id = found["entry"][0]["resource"]["id"]
+    assert client.get(f"/fhir/AuditEvent/{event_id}").json()["id"] == event_id
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/fhir/AuditEvent", {}),
+        ("/fhir/_history", {}),
+        ("/fhir/AuditEvent/_history", {}),
+        ("/fhir/Patient", {"_revinclude": "AuditEvent:patient"}),
+    ],
+)
+def test_reads_that_may_return_audit_events_index_the_pending_ones_first(client, app, path, params):
+    patient = {"resourceType": "Patient", "name": [{"family": "Vũ"}]}
+    client.post("/fhir/Patient", json=patient)
+    assert _counts(app)[1] >= 1
+    assert client.get(path, params=params).status_code == 200
+    indexed, pending = _counts(app)
+    assert indexed >= 1
+    assert pending <= 1  # at most the event of this very read, written after it
+
+
+def test_reads_that_cannot_return_audit_events_leave_them_pending(client, app):
+    patient = {"resourceType": "Patient", "name": [{"family": "Vũ"}]}
+    patient_id = client.post("/fhir/Patient", json=patient).json()["id"]
+    client.get(f"/fhir/Patient/{patient_id}")
+    client.get("/fhir/Patient", params={"family": "Vũ"})
+    indexed, pending = _counts(app)
+    assert indexed == 0 and pending == 3
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_concurrent_indexing_on_postgresql_never_stores_an_event_twice(app):
+    services = app.state.services
+    with unit_of_work(services.engine) as session:
+        ctx = _context(app, session)
+        logged = {_log(ctx, _event(patients={f"p{i}"})) for i in range(1200)}
+    errors: list[BaseException] = []
+
+    def index() -> None:
+        try:
+            while True:
+                with unit_of_work(services.engine) as session:
+                    if materialize(session, services) == 0:
+                        return
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def catch() -> None:
+        try:
+            with unit_of_work(services.engine) as session:
+                catch_up(session, services)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=index) for _ in range(3)] + [threading.Thread(target=catch)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with services.engine.connect() as connection:
+        stored = connection.execute(
+            select(Resource.res_id).where(Resource.res_type == "AuditEvent")
+        ).scalars()
+        ids = list(stored)
+    assert sorted(ids) == sorted(logged)
+    assert _counts(app) == (1200, 0)
+
+
+def test_the_indexer_works_off_a_backlog_in_batches(app):
+    services = app.state.services
+    with unit_of_work(services.engine) as session:
+        ctx = _context(app, session)
+        for _ in range(3 * BACKGROUND_BATCH + 7):
+            _log(ctx, _event())
+    assert index_once(services) == BACKGROUND_BATCH
+    stop = threading.Event()
+    worker = threading.Thread(target=index_until, args=(services, 0.01, stop))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while _counts(app)[1] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        worker.join()
+    assert _counts(app) == (3 * BACKGROUND_BATCH + 7, 0)
+
+
+def test_ehr_serve_runs_the_indexer_beside_its_workers(database_url, tmp_path):
+    """A read's event becomes a resource with no audit query at all; the indexer process
+    ends with the server."""
+    env = {
+        **os.environ,
+        "EHR_DATABASE_URL": database_url,
+        "EHR_DATA_DIR": str(tmp_path / "data"),
+        "EHR_AUDIT_INDEX_INTERVAL_S": "0.05",
+    }
+    port = _free_port()
+    cli = [sys.executable, "-m", "ehr.cli"]
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/fhir"
+        _wait_for(lambda: httpx.get(f"{base}/metadata").status_code == 200)
+        token = subprocess.run(
+            [*cli, "token", "--role", "admin"], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        patient = {"resourceType": "Patient", "name": [{"family": "Lý"}]}
+        created = httpx.post(f"{base}/Patient", json=patient, headers=headers)
+        assert created.status_code == 201
+        assert (
+            httpx.get(f"{base}/Patient/{created.json()['id']}", headers=headers).status_code == 200
+        )
+        engine = create_engine(database_url)
+        try:
+
+            def indexed() -> bool:
+                with engine.connect() as connection:
+                    pending = connection.execute(select(func.count()).select_from(AuditPending))
+                    events = connection.execute(
+                        select(func.count())
+                        .select_from(Resource)
+                        .where(Resource.res_type == "AuditEvent")
+                    )
+                    return pending.scalar_one() == 0 and events.scalar_one() == 2
+
+            _wait_for(indexed)
+        finally:
+            engine.dispose()
+        children = _children_of(server.pid)
+        assert children, "the indexer runs as a child process of ehr serve"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+    indexers = subprocess.run(
+        ["pgrep", "-f", "audit-indexer|run_indexer_process"], capture_output=True
+    )
+    assert str(server.pid) not in indexers.stdout.decode()
+
+
+def _children_of(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_catch_up_that_waited_for_the_indexer_still_stores_everything_before_it(app):
+    """The indexer holds the oldest rows; the catch-up waits for them (it must not skip
+    them: they are older than the read), finds them stored, and stores every later row
+    before it returns."""
+    services = app.state.services
+    with unit_of_work(services.engine) as session:
+        ctx = _context(app, session)
+        for _ in range(BATCH + 120):
+            _log(ctx, _event())
+    caught_up = threading.Event()
+
+    def catch() -> None:
+        with unit_of_work(services.engine) as session:
+            catch_up(session, services)
+        caught_up.set()
+
+    with unit_of_work(services.engine) as indexer_session:
+        assert materialize(indexer_session, services, limit=50) == 50
+        waiting = threading.Thread(target=catch)
+        waiting.start()
+        time.sleep(0.5)
+        assert not caught_up.is_set()  # it waits for the rows the indexer holds
+    waiting.join(timeout=30)
+    assert caught_up.is_set()
+    assert _counts(app) == (BATCH + 120, 0)

@@ -1,0 +1,69 @@
+"""``insert_new`` (creates, indexed AuditEvents) stores exactly the rows the update path does,
+and its driver errors are SQLAlchemy's."""
+
+from __future__ import annotations
+
+import pytest
+from fhir_helpers import stored_rows
+from sqlalchemy.exc import IntegrityError
+
+from ehr.access.policy import AccessPolicy
+from ehr.auth.principal import Principal
+from ehr.context import RequestContext
+from ehr.db.schema import SEARCH_TABLES
+from ehr.db.unit_of_work import unit_of_work
+from ehr.storage.repository import insert_new
+from ehr.storage.write import write_resource
+
+FACILITY = Principal(subject="client-79001", role="facility", facility="79001", client_id="his")
+
+
+def test_a_database_error_in_the_lean_insert_is_a_sqlalchemy_error(app):
+    """So that the unit of work retries it, and the HTTP layer maps it, like any other."""
+    services = app.state.services
+    with pytest.raises(IntegrityError), unit_of_work(services.engine) as session:
+        for _ in range(2):
+            insert_new(
+                session,
+                res_type="AuditEvent",
+                res_id="the-same-id",
+                last_updated=1,
+                content=b"{}",
+                facility=None,
+                entries=[],
+                patients=set(),
+            )
+
+
+def test_a_create_stores_the_same_index_and_compartment_rows_as_an_update(app):
+    """Creates go through ``insert_new``, updates through ``save_version`` and the
+    ``replace_*`` functions: the same body must leave the same rows either way."""
+    services = app.state.services
+    policy = AccessPolicy(None, services.compartment.person_types, "urn:cccd")
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2026-11-20T08:10:00+07:00",
+        "valueQuantity": {"value": 72, "unit": "/min", "system": "http://unitsofmeasure.org"},
+    }
+    with unit_of_work(services.engine) as session:
+        ctx = RequestContext(services, session, "http://x/fhir", policy)
+
+        def write(method: str):  # type: ignore[no-untyped-def]
+            return write_resource(
+                ctx,
+                method=method,
+                res_type="Observation",
+                res_id="obs-1",
+                body=dict(observation),
+                check_references=False,
+            ).stored
+
+        created = stored_rows(session, write("POST").rid)
+        updated = stored_rows(session, write("PUT").rid)
+    for kind in ("compartment", *SEARCH_TABLES):
+        assert created[kind] == updated[kind], kind
+    assert created["compartment"] and created["quantity"] and created["token"]
+    assert [row["method"] for row in updated["version"]] == ["POST", "PUT"]
