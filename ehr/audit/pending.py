@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
 from ehr.audit.index_rows import audit_index_rows
-from ehr.storage.repository import as_sqlalchemy_errors, insert_new
+from ehr.storage.repository import NewResource, as_sqlalchemy_errors, insert_new_many
 
 if TYPE_CHECKING:
     from ehr.context import Services
@@ -119,19 +119,17 @@ def materialize(
     if not rows:
         return 0
     registry, compartment = services.registry, services.compartment
+    events = []
     for row in rows:
         content = bytes(row.content)
         entries = audit_index_rows(orjson.loads(content), registry)
-        insert_new(
-            session,
-            res_type=AUDIT_EVENT,
-            res_id=row.res_id,
-            last_updated=row.recorded,
-            content=content,
-            facility=row.facility,
-            entries=entries,
-            patients=compartment.patients_of(AUDIT_EVENT, row.res_id, entries),
+        patients = compartment.patients_of(AUDIT_EVENT, row.res_id, entries)
+        events.append(
+            NewResource(
+                AUDIT_EVENT, row.res_id, row.recorded, content, row.facility, entries, patients
+            )
         )
+    insert_new_many(session, events)
     session.execute(_DELETE, {"seqs": [row.seq for row in rows]})
     return len(rows)
 

@@ -153,6 +153,20 @@ def save_version(
     )
 
 
+@dataclass(frozen=True)
+class NewResource:
+    """What ``insert_new`` stores of one brand-new resource."""
+
+    res_type: str
+    res_id: str
+    last_updated: int
+    content: bytes
+    facility: str | None
+    entries: Iterable[tuple[str, str, IndexValue]]
+    patients: set[str]
+    method: str = "POST"
+
+
 def insert_new(
     session: Session,
     *,
@@ -165,62 +179,98 @@ def insert_new(
     patients: set[str],
     method: str = "POST",
 ) -> StoredResource:
-    """Store a brand-new resource (version 1): resource, history, index and compartment rows.
+    """Store one brand-new resource: see ``insert_new_many``."""
+    resource = NewResource(
+        res_type, res_id, last_updated, content, facility, entries, patients, method
+    )
+    return insert_new_many(session, [resource])[0]
+
+
+def insert_new_many(session: Session, resources: Sequence[NewResource]) -> list[StoredResource]:
+    """Store brand-new resources (version 1): resource, history, index and compartment rows.
 
     The same rows as ``save_version`` + ``replace_index`` + ``replace_compartment`` would
     write for a resource without rows yet, written through the DB-API cursor of the
     session's connection with SQL built once per dialect, because this runs for every
-    create and once per audited access (every read):
-    SQLAlchemy's statement handling costs several times the inserts themselves, and on
-    PostgreSQL each statement would be a round trip of its own, where here they all go in
-    one pipeline (the rows after the first take its key from the sequence, ``currval``).
-    Same connection, same transaction: the unit of work still commits or rolls back all.
+    create and for every AuditEvent: SQLAlchemy's statement handling costs several times
+    the inserts themselves. On SQLite the rows of all the resources go in with one
+    ``executemany`` per table; on PostgreSQL every statement goes into one pipeline, one
+    round trip in all (the rows after each resource take its key from the sequence,
+    ``currval``). Same connection, same transaction: the unit of work still commits or
+    rolls back all.
     """
     connection = session.connection()
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
     paramstyle = connection.dialect.paramstyle
-    common = (res_type, res_id, 1, last_updated, False, content)
-    rows: dict[str, list[tuple]] = defaultdict(list)
-    for param_type, code, value in entries:
-        rows[param_type].append((res_type, code, *value.__dict__.values()))
-    compartment = [(patient,) for patient in sorted(patients)]
     with as_sqlalchemy_errors(connection):
-        rid = _insert_rows(dbapi, paramstyle, common, facility, rows, compartment, method)
-    return StoredResource(rid, res_type, res_id, 1, last_updated, False, content, method, facility)
+        if paramstyle == "qmark":
+            rids = _insert_sqlite(dbapi, resources)
+        else:
+            rids = _insert_pipelined(dbapi, paramstyle, resources)
+    return [
+        StoredResource(
+            rid, r.res_type, r.res_id, 1, r.last_updated, False, r.content, r.method, r.facility
+        )
+        for rid, r in zip(rids, resources, strict=True)
+    ]
 
 
-def _insert_rows(  # type: ignore[no-untyped-def]
-    dbapi,
-    paramstyle: str,
-    common: tuple,
-    facility: str | None,
-    rows: dict,
-    compartment: list,
-    method: str,
-) -> int:
-    """The INSERTs of ``insert_new`` on the driver's connection; the new resource's key."""
-    sql = _driver_sql(paramstyle)
-    if paramstyle == "qmark":  # SQLite: in process, no round trips; the key is ``lastrowid``
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(sql["resource"], (*common, facility))
+def _common(resource: NewResource) -> tuple:
+    return (resource.res_type, resource.res_id, 1, resource.last_updated, False, resource.content)
+
+
+def _dependent_rows(resource: NewResource) -> dict[str, list[tuple]]:
+    """The index rows by table and the compartment rows of ``resource``, without its key."""
+    rows: dict[str, list[tuple]] = defaultdict(list)
+    for param_type, code, value in resource.entries:
+        rows[param_type].append((resource.res_type, code, *value.__dict__.values()))
+    rows["compartment"] = [(patient,) for patient in sorted(resource.patients)]
+    return rows
+
+
+def _insert_sqlite(dbapi, resources: Sequence[NewResource]) -> list[int]:  # type: ignore[no-untyped-def]
+    """In process, no round trips: each key is the resource insert's ``lastrowid``."""
+    sql = _driver_sql("qmark")
+    rids: list[int] = []
+    by_table: dict[str, list[tuple]] = defaultdict(list)
+    cursor = dbapi.cursor()
+    try:
+        for resource in resources:
+            common = _common(resource)
+            cursor.execute(sql["resource"], (*common, resource.facility))
             rid = cursor.lastrowid
-            cursor.execute(sql["version"], (rid, *common, method))
-            for table, values in (*rows.items(), ("compartment", compartment)):
-                if values:
-                    cursor.executemany(sql[table], [(rid, *value) for value in values])
-        finally:
-            cursor.close()
-    else:
-        with dbapi.pipeline(), dbapi.cursor() as first, dbapi.cursor() as rest:
-            first.execute(sql["resource"], (*common, facility))
-            rest.execute(sql["version"], (*common, method))
-            for table, values in (*rows.items(), ("compartment", compartment)):
+            rids.append(rid)
+            by_table["version"].append((rid, *common, resource.method))
+            for table, values in _dependent_rows(resource).items():
+                by_table[table].extend((rid, *value) for value in values)
+        for table, values in by_table.items():
+            if values:
+                cursor.executemany(sql[table], values)
+    finally:
+        cursor.close()
+    return rids
+
+
+def _insert_pipelined(dbapi, paramstyle: str, resources: Sequence[NewResource]) -> list[int]:  # type: ignore[no-untyped-def]
+    """PostgreSQL: one pipeline; a cursor per resource insert to read its key back."""
+    sql = _driver_sql(paramstyle)
+    firsts = []
+    with dbapi.pipeline(), dbapi.cursor() as rest:
+        for resource in resources:
+            common = _common(resource)
+            first = dbapi.cursor()
+            firsts.append(first)
+            first.execute(sql["resource"], (*common, resource.facility))
+            rest.execute(sql["version"], (*common, resource.method))
+            for table, values in _dependent_rows(resource).items():
                 if values:
                     rest.executemany(sql[table], values)
-            rid = first.fetchone()[0]
-    return rid
+    rids = []
+    for first in firsts:
+        rids.append(first.fetchone()[0])
+        first.close()
+    return rids
 
 
 @contextmanager

@@ -311,12 +311,18 @@ def measure_http(
         token = read_search.mint_token(env, None, "admin", 86400)
         headers = {"Authorization": f"Bearer {token}"}
         read_search.run_wrk(base, probes, script, 5, args.connections, 1, headers)  # warm-up
+        pending_before = read_search.pending_audit(url)
         with read_search.ForeignLoad(server) as foreign:
             raw = read_search.run_wrk(
                 base, probes, script, args.duration, args.connections, 1, headers
             )
+        pending_after = read_search.pending_audit(url)
     finally:
         read_search.stop_server(server)
+    seconds = raw["duration_us"] / 1e6
+    lag = None
+    if pending_before is not None and pending_after is not None:
+        lag = (pending_after - pending_before) / seconds
     return read_search.Result(
         label=url.split(":", 1)[0],
         interaction="$match",
@@ -329,6 +335,7 @@ def measure_http(
         generator="wrk",
         foreign=foreign.share,
         server_cpu_ms=1000 * foreign.server_cpu / max(1, raw["requests"]),
+        audit_lag=lag,
     )
 
 
@@ -368,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"HTTP, 2 workers, {http.connections} connections: {http.rps:,.0f} matches/s, "
             f"p50 {http.p50_ms:.1f} ms, p99 {http.p99_ms:.1f} ms, errors {http.errors}, "
-            f"server CPU {http.server_cpu_ms:.2f} ms/match, other load {100 * http.foreign:.0f}%"
+            f"server CPU {http.server_cpu_ms:.2f} ms/match, other load {100 * http.foreign:.0f}%, "
+            f"audit indexing behind by {http.audit_lag if http.audit_lag is not None else 'n/a'}"
+            " events/s"
         )
     return 0
 

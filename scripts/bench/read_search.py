@@ -114,6 +114,9 @@ class Result:
     """Share of the machine's CPU used by other processes while measuring."""
     server_cpu_ms: float
     """CPU time of the server (all workers) per request."""
+    audit_lag: float | None = None
+    """AuditEvents per second the indexer fell behind while measuring (``audit_pending``
+    grew by this much); ``None`` for code without the pending table."""
 
     @property
     def rps(self) -> float:
@@ -553,8 +556,16 @@ def bench_one(
                   f"warm-up {args.warmup} s", file=sys.stderr)  # fmt: skip
             load(name, args.warmup)
             print(f"[{label}] {name}: measuring {args.duration} s", file=sys.stderr)
+            pending_before = pending_audit(url)
             with ForeignLoad(server) as foreign:
                 raw = load(name, args.duration)
+            pending_after = pending_audit(url)
+            seconds = raw["duration_us"] / 1e6
+            lag = (
+                (pending_after - pending_before) / seconds
+                if pending_before is not None and pending_after is not None
+                else None
+            )
             result = Result(
                 label=label,
                 interaction=name,
@@ -567,6 +578,7 @@ def bench_one(
                 generator=generator,
                 foreign=foreign.share,
                 server_cpu_ms=1000 * foreign.server_cpu / max(1, raw["requests"]),
+                audit_lag=lag,
             )
             print(
                 f"[{label}] {name}: {result.rps:,.0f}/s p50 {result.p50_ms:.2f} ms "
@@ -592,11 +604,28 @@ def bench_one(
     return results
 
 
+def pending_audit(url: str) -> int | None:
+    """How many AuditEvents wait to be indexed (``ehr.audit.pending``), if the schema has
+    that table."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT count(*) FROM audit_pending")).scalar_one()
+    except DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+
+
 def markdown(results: list[Result]) -> str:
     lines = [
         "| Database | Interaction | Requests/s | p50 (ms) | p99 (ms) | Errors "
-        "| Server CPU/request (ms) | Other load | Target | Met |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| Server CPU/request (ms) | Other load | Audit indexing behind (events/s) "
+        "| Target | Met |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in results:
         rps_target, p99_target = TARGETS[r.interaction]
@@ -604,6 +633,7 @@ def markdown(results: list[Result]) -> str:
         lines.append(
             f"| {r.label} | {LABELS[r.interaction]} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
             f"{r.p99_ms:.2f} | {r.errors} | {r.server_cpu_ms:.2f} | {100 * r.foreign:.0f}% | "
+            f"{'n/a' if r.audit_lag is None else f'{r.audit_lag:,.0f}'} | "
             f">= {rps_target:,.0f}/s, p99 < {p99_target:.0f} ms "
             f"| {'yes' if met else 'no'} |"
         )

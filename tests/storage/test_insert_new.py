@@ -3,6 +3,7 @@ and its driver errors are SQLAlchemy's."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from fhir_helpers import stored_rows
 from sqlalchemy.exc import IntegrityError
@@ -67,3 +68,33 @@ def test_a_create_stores_the_same_index_and_compartment_rows_as_an_update(app):
         assert created[kind] == updated[kind], kind
     assert created["compartment"] and created["quantity"] and created["token"]
     assert [row["method"] for row in updated["version"]] == ["POST", "PUT"]
+
+
+def test_many_resources_at_once_get_the_same_rows_as_one_at_a_time(app):
+    from ehr.search.extract import extract_all
+    from ehr.storage.repository import NewResource, insert_new_many
+
+    services = app.state.services
+
+    def resource(res_id: str, subject: str) -> NewResource:
+        body = {
+            "resourceType": "Observation",
+            "id": res_id,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "subject": {"reference": f"Patient/{subject}"},
+            "valueQuantity": {"value": 72, "unit": "/min"},
+        }
+        entries = extract_all(body, services.registry)
+        patients = services.compartment.patients_of("Observation", res_id, entries)
+        content = orjson.dumps(body)
+        return NewResource("Observation", res_id, 5, content, "79001", entries, patients)
+
+    with unit_of_work(services.engine) as session:
+        together = insert_new_many(session, [resource(f"m{i}", f"p{i}") for i in range(4)])
+        alone = [insert_new_many(session, [resource(f"s{i}", f"p{i}")])[0] for i in range(4)]
+        assert [s.res_id for s in together] == ["m0", "m1", "m2", "m3"]
+        assert len({s.rid for s in together + alone}) == 8
+        for many, one in zip(together, alone, strict=True):
+            assert stored_rows(session, many.rid) == stored_rows(session, one.rid)
+            assert stored_rows(session, many.rid)["compartment"]
