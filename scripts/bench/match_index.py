@@ -376,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
             f"HTTP, 2 workers, {http.connections} connections: {http.rps:,.0f} matches/s, "
             f"p50 {http.p50_ms:.1f} ms, p99 {http.p99_ms:.1f} ms, errors {http.errors}, "
             f"server CPU {http.server_cpu_ms:.2f} ms/match, other load {100 * http.foreign:.0f}%, "
-            f"audit indexing behind by {http.audit_lag if http.audit_lag is not None else 'n/a'}"
-            " events/s"
+            "audit indexing behind by "
+            f"{'n/a' if http.audit_lag is None else f'{http.audit_lag:,.0f}'} events/s"
         )
     return 0
 
