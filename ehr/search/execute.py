@@ -104,21 +104,32 @@ def _count(session: Session, where: ColumnElement[bool]) -> int:
 def _page(
     session: Session, query: SearchQuery, where: ColumnElement[bool], size: int
 ) -> tuple[list[Row], bool]:
-    """Up to ``size`` rows in sort order after/before the cursor, and whether more exist."""
-    labelled = [sort_expression(k, RESOURCE).label(f"k{i}") for i, k in enumerate(query.sort)]
+    """Up to ``size`` rows in sort order after/before the cursor, and whether more exist.
+
+    Without ``_sort`` the rows are ordered by ``rid`` straight from the resource table;
+    sort keys are computed in a subquery first (building one costs more than a lookup by
+    identifier, so the common case goes without)."""
     columns = [RESOURCE.c[c] for c in _COLUMNS]
-    derived = select(*columns, *labelled).where(where).subquery("m")
-    keys = [
-        OrderKey(
-            derived.c[f"k{i}"], k.descending, nullable=k.param.code not in RESOURCE_COLUMN_PARAMS
-        )
-        for i, k in enumerate(query.sort)
-    ]
-    keys.append(OrderKey(derived.c.rid, nullable=False))
+    if query.sort:
+        labelled = [sort_expression(k, RESOURCE).label(f"k{i}") for i, k in enumerate(query.sort)]
+        derived = select(*columns, *labelled).where(where).subquery("m")
+        keys = [
+            OrderKey(
+                derived.c[f"k{i}"],
+                k.descending,
+                nullable=k.param.code not in RESOURCE_COLUMN_PARAMS,
+            )
+            for i, k in enumerate(query.sort)
+        ]
+        keys.append(OrderKey(derived.c.rid, nullable=False))
+        statement = select(derived)
+    else:
+        keys = [OrderKey(RESOURCE.c.rid, nullable=False)]
+        statement = select(*columns).where(where)
     cursor = query.cursor
     if cursor is not None and cursor.backward:
         keys = [key.reversed() for key in keys]
-    statement = select(derived).order_by(*order_by(keys)).limit(size + 1)
+    statement = statement.order_by(*order_by(keys)).limit(size + 1)
     if cursor is not None:
         statement = statement.where(after(keys, [*cursor.keys, cursor.rid]))
     rows = list(session.execute(statement).all())
