@@ -2,8 +2,9 @@
 
 The guarded store (reads, searches) and the write path (creates, updates, deletes) note
 each access here; ``write_events`` runs at the end of the unit of work and writes one
-AuditEvent per interaction that touched person-level data, in the same transaction: an
-access that commits is audited, one that rolls back leaves no event. A *denied* access
+AuditEvent per interaction that touched person-level data, in the same transaction (whole,
+as one row; ``ehr.audit.pending`` makes it searchable): an access that commits is audited,
+one that rolls back leaves no event. A *denied* access
 rolls its unit of work back, so ``record_denial`` writes its event in a unit of its own.
 """
 
