@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, delete, exists, insert, select
+from sqlalchemy import CompoundSelect, and_, bindparam, delete, exists, insert, select, union_all
 
 from ehr.db.schema import MatchBlock, MatchFeatures, PersonLink, PersonNationalId, Resource
 from ehr.mpi.blocking import blocking_keys
@@ -45,11 +45,19 @@ _NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
 _FEATURES = MatchFeatures.__table__  # type: ignore[attr-defined]
 
 
-@lru_cache(maxsize=4)
-def _block_rows(limit: int) -> Select:
-    """The rows of one block, at most ``limit``: built once per limit, because every
-    Patient write without a national ID runs it for each of its keys."""
-    return select(_BLOCK.c.patient_id).where(_BLOCK.c.key == bindparam("key")).limit(limit)
+@lru_cache(maxsize=32)
+def _block_rows(keys: int, limit: int) -> CompoundSelect:
+    """The rows of ``keys`` blocks (bound as ``k0``, ``k1``...), at most ``limit`` each, in
+    one statement: one round trip instead of one per key. Built once per shape, because
+    every Patient write without a national ID and every ``$match`` runs it."""
+    blocks = [
+        select(_BLOCK.c.key, _BLOCK.c.patient_id)
+        .where(_BLOCK.c.key == bindparam(f"k{i}"))
+        .limit(limit)
+        .subquery(f"b{i}")
+        for i in range(keys)
+    ]
+    return union_all(*(select(block.c.key, block.c.patient_id) for block in blocks))
 
 
 @dataclass(frozen=True)
@@ -176,14 +184,20 @@ def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRule
         for rule in rules.blocking
         if rule.narrowed_by is not None and rule.narrowed_by in rules_with_keys
     }
+    ordered = sorted(keys)
+    if not ordered:
+        return set()
+    blocks: dict[str, list[str]] = {key: [] for key in ordered}
+    params = {f"k{i}": key for i, key in enumerate(ordered)}
+    for row in ctx.session.execute(_block_rows(len(ordered), MAX_PER_KEY + 1), params):
+        blocks[row.key].append(row.patient_id)
     patient_ids: set[str] = set()
-    for key in sorted(keys):
-        rows = ctx.session.execute(_block_rows(MAX_PER_KEY + 1), {"key": key}).all()
+    for key, rows in blocks.items():
         if len(rows) > MAX_PER_KEY:
             if key.split(":", 1)[0] in narrowed:
                 continue
             rows = rows[:MAX_PER_KEY]
-        patient_ids.update(row.patient_id for row in rows)
+        patient_ids.update(rows)
     return patient_ids
 
 
