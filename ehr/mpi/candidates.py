@@ -17,7 +17,17 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import CompoundSelect, and_, bindparam, delete, exists, insert, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    union_all,
+)
 
 from ehr.db.schema import MatchBlock, MatchFeatures, PersonLink, PersonNationalId, Resource
 from ehr.mpi.blocking import blocking_keys
@@ -45,19 +55,30 @@ _NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
 _FEATURES = MatchFeatures.__table__  # type: ignore[attr-defined]
 
 
-@lru_cache(maxsize=32)
-def _block_rows(keys: int, limit: int) -> CompoundSelect:
-    """The rows of ``keys`` blocks (bound as ``k0``, ``k1``...), at most ``limit`` each, in
-    one statement: one round trip instead of one per key. Built once per shape, because
-    every Patient write without a national ID and every ``$match`` runs it."""
-    blocks = [
-        select(_BLOCK.c.key, _BLOCK.c.patient_id)
-        .where(_BLOCK.c.key == bindparam(f"k{i}"))
-        .limit(limit)
-        .subquery(f"b{i}")
-        for i in range(keys)
-    ]
-    return union_all(*(select(block.c.key, block.c.patient_id) for block in blocks))
+@lru_cache(maxsize=64)
+def _block_rows(skippable: tuple[bool, ...], cap: int) -> CompoundSelect:
+    """The rows of one block per key (bound as ``k0``, ``k1``...), at most ``cap`` + 1 each,
+    in one statement: one round trip, not one per key. A block marked ``skippable`` (its
+    rule is narrowed by another key the record has) gives no rows at all when it holds more
+    than ``cap``: the database counts that, instead of sending ``cap`` rows to be dropped.
+    Built once per shape: every Patient write without a national ID and every ``$match``
+    runs it."""
+    parts = []
+    for i, skip in enumerate(skippable):
+        key = bindparam(f"k{i}")
+        block = (
+            select(_BLOCK.c.key, _BLOCK.c.patient_id)
+            .where(_BLOCK.c.key == key)
+            .limit(cap + 1)
+            .subquery(f"b{i}")
+        )
+        part = select(block.c.key, block.c.patient_id)
+        if skip:
+            sample = select(_BLOCK.c.patient_id).where(_BLOCK.c.key == key).limit(cap + 1)
+            size = select(func.count()).select_from(sample.subquery(f"n{i}")).scalar_subquery()
+            part = part.where(size <= cap)
+        parts.append(part)
+    return union_all(*parts)
 
 
 @dataclass(frozen=True)
@@ -187,17 +208,14 @@ def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRule
     ordered = sorted(keys)
     if not ordered:
         return set()
-    blocks: dict[str, list[str]] = {key: [] for key in ordered}
+    skippable = tuple(key.split(":", 1)[0] in narrowed for key in ordered)
     params = {f"k{i}": key for i, key in enumerate(ordered)}
-    for row in ctx.session.execute(_block_rows(len(ordered), MAX_PER_KEY + 1), params):
+    blocks: dict[str, list[str]] = {key: [] for key in ordered}
+    for row in ctx.session.execute(_block_rows(skippable, MAX_PER_KEY), params):
         blocks[row.key].append(row.patient_id)
     patient_ids: set[str] = set()
-    for key, rows in blocks.items():
-        if len(rows) > MAX_PER_KEY:
-            if key.split(":", 1)[0] in narrowed:
-                continue
-            rows = rows[:MAX_PER_KEY]
-        patient_ids.update(rows)
+    for rows in blocks.values():
+        patient_ids.update(rows[:MAX_PER_KEY])
     return patient_ids
 
 
