@@ -5,6 +5,10 @@ person, each change that moved a record into or out of it or of a person merged 
 and the not-duplicate marks it holds. Each ``entry`` says who, when, why, AUTO or MANUAL,
 the score and the matcher's per-field explanation (levels and weights, no personal data),
 before (``from``) and after (``to``), and the ``change`` id that ``Patient/$undo`` takes.
+
+Oldest first, ``count`` entries a page (at most ``MAX_ENTRIES``); when more remain, the
+``next`` parameter is the ``after`` value that asks for the following page. The
+not-duplicate marks come with the first page.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from ehr.context import RequestContext
 from ehr.db.schema import PersonDistinct, PersonLinkChange, PersonLinkHistory
 from ehr.errors import NotFound
 from ehr.interactions.messages import FhirRequest, FhirResponse
-from ehr.interactions.operation_parameters import read_parameters
+from ehr.interactions.operation_parameters import Param, read_parameters, read_query
 from ehr.mpi.persons import aliases
 from ehr.search.dates import format_instant
 from ehr.storage.repository import read_current
@@ -27,14 +31,21 @@ _HISTORY = PersonLinkHistory.__table__  # type: ignore[attr-defined]
 _CHANGE = PersonLinkChange.__table__  # type: ignore[attr-defined]
 _DISTINCT = PersonDistinct.__table__  # type: ignore[attr-defined]
 MAX_ENTRIES = 1000
+HISTORY_PARAMETERS = (
+    Param("count", "integer", maximum=MAX_ENTRIES),
+    Param("after", "integer", minimum=0),
+)
+"""What ``$link-history`` takes in its query string (its OperationDefinition)."""
 
 
 def link_history(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
     read_parameters(req.body, "$link-history", ())
+    values = read_query(req.params, "$link-history", HISTORY_PARAMETERS)
+    count, after = values.get("count", MAX_ENTRIES), values.get("after")
     if read_current(ctx.session, "Patient", res_id) is None:
         raise NotFound(f"Patient/{res_id} is not known")
     names = aliases(ctx, res_id)
-    rows = ctx.session.execute(
+    query = (
         select(_HISTORY, _CHANGE.c.undone_by, _CHANGE.c.action.label("change_action"))
         .join(_CHANGE, _CHANGE.c.change_id == _HISTORY.c.change_id, isouter=True)
         .where(
@@ -45,14 +56,22 @@ def link_history(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: s
             )
         )
         .order_by(_HISTORY.c.hid)
-        .limit(MAX_ENTRIES)
-    ).all()
-    marks = ctx.session.execute(
-        select(_DISTINCT).where(
-            or_(_DISTINCT.c.person_a.in_(names), _DISTINCT.c.person_b.in_(names))
-        )
-    ).all()
+        .limit(count + 1)
+    )
+    if after is not None:
+        query = query.where(_HISTORY.c.hid > after)
+    rows = ctx.session.execute(query).all()
+    more, rows = len(rows) > count, rows[:count]
+    marks = []
+    if after is None:
+        marks = ctx.session.execute(
+            select(_DISTINCT).where(
+                or_(_DISTINCT.c.person_a.in_(names), _DISTINCT.c.person_b.in_(names))
+            )
+        ).all()
     parameters = [_entry(row) for row in rows] + [_distinct(row, names) for row in marks]
+    if more:
+        parameters.append({"name": "next", "valueInteger": rows[-1].hid})
     touched = {res_id} | {row.patient_id for row in rows}
     ctx.audit.note(Access("$link-history", "Patient", target=f"Patient/{res_id}", patients=touched))
     return FhirResponse(status=200, body={"resourceType": "Parameters", "parameter": parameters})

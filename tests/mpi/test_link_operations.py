@@ -282,3 +282,38 @@ def test_a_new_national_id_never_merges_a_person_holding_another(client, app, to
 
 def _card(number: str) -> list[dict]:
     return [{"system": CCCD, "value": number}]
+
+
+def test_link_history_pages_oldest_first_with_next(client, token_for):
+    first, second = _two_strangers(client, token_for)
+    person = _person_of(first)
+    for _ in range(3):  # each round trip: second moves in, then out to a person of its own
+        ok(operation(client, f"Patient/{second['id']}/$link", person=ref(person)))
+        ok(operation(client, f"Patient/{second['id']}/$unlink"))
+    own = _person_of(client.get(f"/fhir/Patient/{second['id']}").json())
+    ok(operation(client, "Patient/$not-duplicate", person=ref(own), other=ref(person)))
+    url = f"/fhir/Patient/{person}/$link-history"
+    whole = [e for e in ok(client.get(url))["parameter"] if e["name"] == "entry"]
+    assert len(whole) == 7  # first's link, then second moved in and out three times
+    seen, after, pages, marks = [], None, 0, []
+    while True:
+        params = {"count": 3} if after is None else {"count": 3, "after": after}
+        page = ok(client.get(url, params=params))["parameter"]
+        pages += 1
+        seen += [e for e in page if e["name"] == "entry"]
+        marks.append(sum(p["name"] == "notDuplicate" for p in page))
+        following = [p["valueInteger"] for p in page if p["name"] == "next"]
+        if not following:
+            break
+        after = following[0]
+    assert seen == whole and pages == 3
+    assert marks == [1, 0, 0]  # the person's not-duplicate mark: with the first page only
+
+
+def test_link_history_refuses_bad_paging_parameters(client, token_for):
+    first, _ = _two_strangers(client, token_for)
+    url = f"/fhir/Patient/{first['id']}/$link-history"
+    for params in ({"count": 0}, {"count": 1001}, {"count": "x"}, {"after": -1}, {"page": 2}):
+        response = client.get(url, params=params)
+        assert response.status_code == 400, params
+        assert outcome_issue(response)["severity"] == "error"
