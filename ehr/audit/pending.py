@@ -24,7 +24,7 @@ write participants: none of them acts on AuditEvents (tested too).
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import bindparam, text
@@ -34,27 +34,30 @@ from ehr.audit.index_rows import audit_index_rows
 from ehr.storage.repository import NewResource, as_sqlalchemy_errors, insert_new_many
 
 if TYPE_CHECKING:
-    from ehr.context import Services
+    from ehr.context import RequestContext, Services
 
 AUDIT_EVENT = "AuditEvent"
 BATCH = 500
 """Events stored per statement round; a catch-up runs as many rounds as it needs."""
 
 
-def log_event(
-    session: Session, *, res_id: str, recorded: int, facility: str | None, content: bytes
-) -> None:
-    """Write one AuditEvent, complete, into the current transaction (one row)."""
-    connection = session.connection()
+def log_event(ctx: RequestContext, event: dict[str, Any], recorded: int) -> str:
+    """Write ``event`` (built by ``ehr.audit.events``, recorded at ``recorded``) complete,
+    with its id and ``meta``, into the current transaction as one row; its id."""
+    from ehr.storage.write import stamp_new
+
+    record = stamp_new(ctx, event, recorded)
+    values = (record.res_id, recorded, record.facility, orjson.dumps(record.body))
+    connection = ctx.session.connection()
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
-    values = (res_id, recorded, facility, content)
     cursor = dbapi.cursor()  # sqlite3 cursors are no context managers
     try:
         with as_sqlalchemy_errors(connection):
             cursor.execute(_insert_sql(connection.dialect.paramstyle), values)
     finally:
         cursor.close()
+    return record.res_id
 
 
 @lru_cache(maxsize=4)
@@ -66,11 +69,6 @@ def _insert_sql(paramstyle: str) -> str:
     )
 
 
-def has_pending(session: Session) -> bool:
-    """Whether any event waits to be indexed (a cheap check before every catch-up)."""
-    return session.execute(text("SELECT 1 FROM audit_pending LIMIT 1")).first() is not None
-
-
 def catch_up(session: Session, services: Services) -> int:
     """Store every pending event committed so far as a resource; how many were stored.
 
@@ -78,8 +76,6 @@ def catch_up(session: Session, services: Services) -> int:
     so that when this returns, every event committed before it is a resource (or about to
     be committed by that transaction, which this one then sees).
     """
-    if not has_pending(session):
-        return 0
     last = session.execute(text("SELECT max(seq) FROM audit_pending")).scalar()
     stored = 0
     while last is not None:

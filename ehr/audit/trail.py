@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import orjson
 from sqlalchemy import bindparam, select
 
 from ehr.audit.events import OUTCOME_DENIED, audit_event
@@ -64,7 +63,7 @@ def record_denial(ctx: RequestContext, access: Access, reason: str) -> None:
 
 
 def _write(ctx: RequestContext, access: Access, patients: set[str], denied: str = "") -> None:
-    from ehr.storage.write import now_micros, stamp_new
+    from ehr.storage.write import now_micros
 
     recorded = now_micros()
     event = audit_event(
@@ -78,14 +77,7 @@ def _write(ctx: RequestContext, access: Access, patients: set[str], denied: str 
         outcome_text=denied or None,
         break_glass=ctx.policy.break_glass,
     )
-    record = stamp_new(ctx, event, recorded)
-    log_event(
-        ctx.session,
-        res_id=record.res_id,
-        recorded=recorded,
-        facility=record.facility,
-        content=orjson.dumps(record.body),
-    )
+    log_event(ctx, event, recorded)
 
 
 _PATIENTS_OF = select(_C.c.patient_id).where(_C.c.rid.in_(bindparam("rids", expanding=True)))
