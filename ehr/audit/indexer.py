@@ -8,8 +8,9 @@ CPU-bound Python, and as a thread of a worker it held that worker's interpreter 
 while requests waited (measured on SQLite: p99 of reads 141-498 ms as threads). Under a
 peak the backlog grows; it is worked off when requests leave the CPU to it. On PostgreSQL
 several indexers would take disjoint rows (``SKIP LOCKED``); on SQLite a batch takes its
-turn with every other writer (``ehr.db.writer_queue``) and is kept short, since it holds
-the one write lock while it runs.
+turn with every other writer of the main file (``ehr.db.writer_queue``) and is kept short,
+since it holds that file's write lock while it runs; audited reads, which write only the
+audit file (``ehr.db.audit_file``), do not wait for it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from ehr.audit.pending import materialize
-from ehr.db.unit_of_work import run_in_unit_of_work
+from ehr.audit.pending import forget_from_file, materialize, materialize_from_file
+from ehr.db.audit_file import audit_file_of
+from ehr.db.unit_of_work import run_in_unit_of_work, unit_of_work
 
 if TYPE_CHECKING:
     from ehr.context import Services
@@ -34,12 +36,24 @@ log = logging.getLogger("ehr.audit")
 
 
 def index_once(services: Services) -> int:
-    """Store one batch of pending events; how many."""
+    """Store one batch of pending events (of each table); how many."""
+    engine = services.engine
 
     def work(session):  # type: ignore[no-untyped-def]
         return materialize(session, services, limit=BACKGROUND_BATCH)
 
-    return run_in_unit_of_work(services.engine, work)
+    stored = run_in_unit_of_work(engine, work)
+    if audit_file_of(engine) is None:
+        return stored
+
+    def from_file(session):  # type: ignore[no-untyped-def]
+        return materialize_from_file(session, services, limit=BACKGROUND_BATCH)
+
+    seqs, from_audit_file = run_in_unit_of_work(engine, from_file)
+    if seqs:  # now stored as resources (committed): off the audit file with them
+        with unit_of_work(engine, audit_only=True) as session:
+            forget_from_file(session, seqs)
+    return stored + from_audit_file
 
 
 def index_until(services: Services, interval_s: float, stop: threading.Event) -> None:

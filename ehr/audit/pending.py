@@ -17,6 +17,11 @@ transaction, deleting their rows in that same transaction (never lost, never dou
 - in the background (``ehr.audit.indexer``), so the backlog stays small and a query's
   catch-up short.
 
+On a SQLite file, the events of audited reads go to the audit file instead
+(``ehr.db.audit_file``: reads then need no write lock); they are stored the same way but
+deleted from that file afterwards, in a transaction of its own, and an event already
+stored is recognised by its id, so it is still stored exactly once.
+
 Rows are stored exactly as ``write_resource`` would store the event (tested), without the
 write participants: none of them acts on AuditEvents (tested too).
 """
@@ -27,11 +32,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import bindparam, text
+from sqlalchemy import Connection, bindparam, text
 from sqlmodel import Session
 
 from ehr.audit.index_rows import audit_index_rows
-from ehr.storage.repository import NewResource, as_sqlalchemy_errors, insert_new_many
+from ehr.db import audit_file
+from ehr.db.audit_file import audit_file_of
+from ehr.db.driver_errors import as_sqlalchemy_errors
+from ehr.storage.repository import NewResource, insert_new_many
 
 if TYPE_CHECKING:
     from ehr.context import RequestContext, Services
@@ -48,6 +56,9 @@ def log_event(ctx: RequestContext, event: dict[str, Any], recorded: int) -> str:
 
     record = stamp_new(ctx, event, recorded)
     values = (record.res_id, recorded, record.facility, orjson.dumps(record.body))
+    if audit_file.is_audit_only(ctx.session):
+        audit_file.defer(ctx.session, _INSERT_INTO_FILE, values)
+        return record.res_id
     connection = ctx.session.connection()
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
@@ -74,8 +85,18 @@ def catch_up(session: Session, services: Services) -> int:
 
     On PostgreSQL the rows another transaction is storing are waited for (``FOR UPDATE``),
     so that when this returns, every event committed before it is a resource (or about to
-    be committed by that transaction, which this one then sees).
+    be committed by that transaction, which this one then sees). An audit-only unit cannot
+    store resources: it raises ``WriteUnitNeeded`` (``ehr.db.audit_file``).
     """
+    if audit_file.is_audit_only(session):
+        raise audit_file.WriteUnitNeeded("AuditEvents pending: the read needs a write unit")
+    stored = _catch_up_main(session, services)
+    if audit_file.attached(session):
+        stored += _catch_up_file(session, services)
+    return stored
+
+
+def _catch_up_main(session: Session, services: Services) -> int:
     last = session.execute(text("SELECT max(seq) FROM audit_pending")).scalar()
     stored = 0
     while last is not None:
@@ -114,6 +135,69 @@ def materialize(
     ).all()
     if not rows:
         return 0
+    _store(session, services, rows)
+    session.execute(_DELETE, {"seqs": [row.seq for row in rows]})
+    return len(rows)
+
+
+def _catch_up_file(session: Session, services: Services) -> int:
+    """``catch_up`` for the audit file's rows; they stay there for the indexer to delete
+    (a transaction deleting them too would write two files, not atomic together)."""
+    last = session.execute(text(f"SELECT max(seq) FROM {audit_file.TABLE}")).scalar()
+    stored, after = 0, 0
+    while last is not None:
+        seqs, done = materialize_from_file(session, services, after=after, up_to=last)
+        if not seqs:
+            break
+        stored, after = stored + done, seqs[-1]
+    return stored
+
+
+def materialize_from_file(
+    session: Session,
+    services: Services,
+    *,
+    after: int = 0,
+    up_to: int | None = None,
+    limit: int = BATCH,
+) -> tuple[list[int], int]:
+    """Store the audit file's pending events after ``after`` (up to ``limit`` of them,
+    oldest first) that are not resources yet: the ``seq`` of every row read (to delete
+    from the file once this transaction has committed), and how many were stored."""
+    bound = " AND seq <= :last" if up_to is not None else ""
+    rows = session.execute(
+        text(
+            f"SELECT seq, res_id, recorded, facility, content FROM {audit_file.TABLE}"
+            f" WHERE seq > :after{bound} ORDER BY seq LIMIT {int(limit)}"
+        ),
+        {"after": after, "last": up_to},
+    ).all()
+    if not rows:
+        return [], 0
+    stored = set(session.scalars(_STORED, {"ids": [row.res_id for row in rows]}))
+    new = [row for row in rows if row.res_id not in stored]
+    _store(session, services, new)
+    return [row.seq for row in rows], len(new)
+
+
+def forget_from_file(session: Session, seqs: list[int]) -> None:
+    """Delete rows ``materialize_from_file`` read, in an audit-only unit of their own."""
+    for seq in seqs:
+        audit_file.defer(session, _DELETE_FROM_FILE, (seq,))
+
+
+def backlog(connection: Connection | Session) -> int:
+    """Events logged but not stored as resources yet (what a catch-up would store), over
+    ``audit_pending`` and the audit file's table (stored rows wait there to be deleted)."""
+    pending = connection.execute(text("SELECT count(*) FROM audit_pending")).scalar_one()
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if audit_file_of(bind.engine) is not None:
+        pending += connection.execute(_FILE_BACKLOG).scalar_one()
+    return int(pending)
+
+
+def _store(session: Session, services: Services, rows: list[Any]) -> None:
+    """Store pending rows as AuditEvent resources with their index and compartment rows."""
     registry, compartment = services.registry, services.compartment
     events = []
     for row in rows:
@@ -126,10 +210,19 @@ def materialize(
             )
         )
     insert_new_many(session, events)
-    session.execute(_DELETE, {"seqs": [row.seq for row in rows]})
-    return len(rows)
 
 
 _DELETE = text("DELETE FROM audit_pending WHERE seq IN :seqs").bindparams(
     bindparam("seqs", expanding=True)
+)
+_STORED = text(
+    f"SELECT res_id FROM resource WHERE res_type = '{AUDIT_EVENT}' AND res_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_INSERT_INTO_FILE = (
+    f"INSERT INTO {audit_file.TABLE} (res_id, recorded, facility, content) VALUES (?, ?, ?, ?)"
+)
+_DELETE_FROM_FILE = f"DELETE FROM {audit_file.TABLE} WHERE seq = ?"
+_FILE_BACKLOG = text(
+    f"SELECT count(*) FROM {audit_file.TABLE} AS p WHERE NOT EXISTS (SELECT 1 FROM resource"
+    f" AS r WHERE r.res_type = '{AUDIT_EVENT}' AND r.res_id = p.res_id)"
 )

@@ -1,9 +1,10 @@
 """Engine creation for SQLite (embedded default) and PostgreSQL (production).
 
-SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
-``BEGIN IMMEDIATE`` so that concurrent writers queue on the database lock instead of
-failing late on upgrade (this is also what makes conditional create race-free on SQLite,
-see ``ehr.db.locks``). SQLite connections also map the database file into memory
+SQLite runs in WAL mode with a busy timeout, and every write transaction either starts with
+``BEGIN IMMEDIATE`` or holds the writer turn of ``ehr.db.writer_queue`` (with an audit file
+attached, ``ehr.db.audit_file``), so that concurrent writers queue on the database lock
+instead of failing late on upgrade (this is also what makes conditional create race-free
+on SQLite, see ``ehr.db.locks``). SQLite connections also map the database file into memory
 (``mmap_size``), which matters because every request writes (its audit record): a write
 makes every other connection drop its private page cache. PostgreSQL runs at READ
 COMMITTED with row and advisory locks.
@@ -11,10 +12,18 @@ COMMITTED with row and advisory locks.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, create_engine, event
 
+from ehr.db.audit_file import attach, audit_file_of
+
 WRITE_OPTION = "ehr_write"
-"""Connection execution option: the transaction about to begin will write."""
+"""Connection execution option: the transaction about to begin will write (``True``:
+``BEGIN IMMEDIATE`` on SQLite), or will write but begins deferred (``DEFERRED_WRITE``: a
+unit that holds the main file's writer turn, or writes only the audit file;
+``ehr.db.audit_file``)."""
+DEFERRED_WRITE = "deferred"
 
 
 MMAP_BYTES = 1 << 40
@@ -34,14 +43,14 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         )
-        _configure_sqlite(engine, busy_timeout_ms)
+        _configure_sqlite(engine, busy_timeout_ms, audit_file_of(url))
         return engine
     # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
     # fails its unit of work, which ``run_in_unit_of_work`` then runs again on a fresh one.
     return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, audit_file: Path | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # Let us issue BEGIN ourselves (pysqlite's implicit transactions defer the lock).
@@ -56,8 +65,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # written: measured on 100,000 Patients, a read cost 2.4 instead of 3.2 ms of CPU.
         cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         cursor.close()
+        if audit_file is not None:
+            attach(dbapi_connection, audit_file)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
         write = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write is True else "BEGIN")

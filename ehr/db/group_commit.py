@@ -20,6 +20,10 @@ over-reports an access but never hides one.
 
 Only units that write nothing but their audit records are grouped (the GETs of the FHIR
 API): a write can wait on a row lock or fail on a conflict, and would hold the whole batch.
+A batch is an audit-only unit of work: on a SQLite file its reads take no write lock and
+its events go to the audit file (``ehr.db.audit_file``); a unit that turns out to need the
+main file (a read that must index pending AuditEvents first) raises ``WriteUnitNeeded`` and
+runs again alone, as an ordinary write unit, after the batch.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from anyio import CapacityLimiter, to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from ehr.db import audit_file
+from ehr.db.audit_file import WriteUnitNeeded
 from ehr.db.engine import is_sqlite
 from ehr.db.unit_of_work import run_in_unit_of_work, unit_of_work
 
@@ -63,11 +69,14 @@ def run_batch(engine: Engine, works: list[Work]) -> list[Outcome]:
     The outcomes are in the order of ``works``. Runs in a worker thread.
     """
     try:
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, audit_only=True) as session:
             outcomes = [_in_savepoint(session, work) for work in works]
     except Exception:
         return [run_alone(engine, work) for work in works]
-    return outcomes
+    return [
+        run_alone(engine, work) if isinstance(outcome.error, WriteUnitNeeded) else outcome
+        for work, outcome in zip(works, outcomes, strict=True)
+    ]
 
 
 def run_alone(engine: Engine, work: Work) -> Outcome:
@@ -79,8 +88,10 @@ def run_alone(engine: Engine, work: Work) -> Outcome:
 
 
 def _in_savepoint(session: Session, work: Work) -> Outcome:
-    """One unit of a batch: what it wrote is kept if it returns, undone if it raises."""
+    """One unit of a batch: what it wrote is kept if it returns, undone if it raises
+    (with what it buffered for the audit file, ``ehr.db.audit_file``)."""
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    buffered = audit_file.buffered(session) if audit_file.is_audit_only(session) else None
     try:
         cursor.execute("SAVEPOINT ehr_unit")
         try:
@@ -88,6 +99,8 @@ def _in_savepoint(session: Session, work: Work) -> Outcome:
         except Exception as exc:
             cursor.execute("ROLLBACK TO SAVEPOINT ehr_unit")
             cursor.execute("RELEASE SAVEPOINT ehr_unit")
+            if buffered is not None:
+                audit_file.discard_after(session, buffered)
             return Outcome(error=exc)
         cursor.execute("RELEASE SAVEPOINT ehr_unit")
         return Outcome(value=value)

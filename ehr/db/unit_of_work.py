@@ -16,33 +16,61 @@ from sqlalchemy import Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from ehr.db.engine import WRITE_OPTION, is_sqlite
+from ehr.db import audit_file
+from ehr.db.engine import DEFERRED_WRITE, WRITE_OPTION, is_sqlite
 from ehr.db.writer_queue import writer_turn
 
 T = TypeVar("T")
 
 
 @contextmanager
-def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+def unit_of_work(
+    engine: Engine, *, write: bool = True, audit_only: bool = False
+) -> Iterator[Session]:
     """A session in one database transaction, committed on success, rolled back on error.
 
     ``write=False`` opens a read-only unit (no write lock on SQLite); it still rolls back
-    anything added to it, which keeps reads honest.
+    anything added to it, which keeps reads honest. ``audit_only=True`` promises that the
+    unit writes nothing but AuditEvents: on a SQLite file it then reads without the write
+    lock and writes its events to the audit file (``ehr.db.audit_file``); elsewhere it is
+    an ordinary write unit.
     """
-    with _writer_turn(engine, write), engine.connect() as connection:
-        connection.execution_options(**{WRITE_OPTION: write})
+    mode = _mode(engine, write, audit_only)
+    with _writer_turn(engine, mode), engine.connect() as connection:
+        connection.execution_options(**{WRITE_OPTION: _BEGIN[mode]})
         with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
+            if mode == _AUDIT_ONLY:
+                audit_file.begin_audit_only(session)
             transaction = connection.begin()
             try:
                 yield session
                 session.flush()
-                if write:
-                    _commit(transaction)
-                else:
+                if mode == _READ:
                     transaction.rollback()
+                elif mode == _AUDIT_ONLY:
+                    with writer_turn(engine, audit_file=True):
+                        audit_file.flush(session)
+                        _commit(transaction)
+                else:
+                    _commit(transaction)
             except BaseException:
                 transaction.rollback()
                 raise
+
+
+_READ, _WRITE, _WRITE_TURN_HELD, _AUDIT_ONLY = "read", "write", "write-turn-held", "audit-only"
+_BEGIN = {_READ: False, _WRITE: True, _WRITE_TURN_HELD: DEFERRED_WRITE, _AUDIT_ONLY: DEFERRED_WRITE}
+"""What each mode tells ``ehr.db.engine`` about the transaction it begins."""
+
+
+def _mode(engine: Engine, write: bool, audit_only: bool) -> str:
+    if not write:
+        return _READ
+    if not is_sqlite(engine) or audit_file.audit_file_of(engine) is None:
+        return _WRITE
+    # With an audit file, BEGIN IMMEDIATE would lock it too: a unit writing the main file
+    # begins deferred while it holds the main file's turn, which every such writer takes.
+    return _AUDIT_ONLY if audit_only else _WRITE_TURN_HELD
 
 
 def _commit(transaction: RootTransaction) -> None:
@@ -56,9 +84,10 @@ def _commit(transaction: RootTransaction) -> None:
 
 
 @contextmanager
-def _writer_turn(engine: Engine, write: bool) -> Iterator[None]:
-    """SQLite writers wait for their turn in ``ehr.db.writer_queue``, not in SQLite."""
-    if not write or not is_sqlite(engine):
+def _writer_turn(engine: Engine, mode: str) -> Iterator[None]:
+    """SQLite writers of the main file wait for their turn in ``ehr.db.writer_queue``, not
+    in SQLite."""
+    if mode in (_READ, _AUDIT_ONLY) or not is_sqlite(engine):
         yield
         return
     with writer_turn(engine):

@@ -23,6 +23,8 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine
 
+from ehr.db.audit_file import audit_file_of, database_file
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: the process lock alone
@@ -69,23 +71,20 @@ class _Queue:
             os.close(self.fd)
 
 
-_queues: WeakKeyDictionary[Engine, _Queue] = WeakKeyDictionary()
+_queues: WeakKeyDictionary[Engine, tuple[_Queue, _Queue]] = WeakKeyDictionary()
 _queues_lock = threading.Lock()
 
 
 @contextmanager
-def writer_turn(engine: Engine) -> Iterator[None]:
-    """Wait for this process's and then this database's turn to write (SQLite engines)."""
+def writer_turn(engine: Engine, *, audit_file: bool = False) -> Iterator[None]:
+    """Wait for this process's and then this database's turn to write (SQLite engines):
+    to write the main file, or with ``audit_file`` the audit file (``ehr.db.audit_file``).
+    No unit waits for one turn while holding the other."""
     with _queues_lock:
-        queue = _queues.get(engine)
-        if queue is None:
-            queue = _queues[engine] = _Queue(_database_file(engine))
-    with queue.turn():
+        queues = _queues.get(engine)
+        if queues is None:
+            file = database_file(engine)
+            audit = audit_file_of(engine)
+            queues = _queues[engine] = (_Queue(file), _Queue(audit))
+    with queues[1 if audit_file else 0].turn():
         yield
-
-
-def _database_file(engine: Engine) -> Path | None:
-    name = engine.url.database
-    if not name or name == ":memory:" or name.startswith("file:"):
-        return None
-    return Path(name).resolve()

@@ -7,15 +7,14 @@ checks, conditional logic, validation) live in ``ehr.storage.write`` and the int
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session
 
+from ehr.db.driver_errors import as_sqlalchemy_errors
 from ehr.db.schema import SEARCH_TABLES, Compartment, Resource, ResourceVersion
 from ehr.search.values import (
     DateValue,
@@ -271,24 +270,6 @@ def _insert_pipelined(dbapi, paramstyle: str, resources: Sequence[NewResource]) 
         rids.append(first.fetchone()[0])
         first.close()
     return rids
-
-
-@contextmanager
-def as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
-    """Driver errors as SQLAlchemy raises them (``DBAPIError`` subclasses, a dropped
-    connection invalidated), so the unit of work retries and the HTTP layer maps them as
-    it does every other database error."""
-    dialect = connection.dialect
-    dbapi_error = dialect.loaded_dbapi.Error
-    try:
-        yield
-    except dbapi_error as exc:
-        lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
-        if lost:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            "insert_new", None, exc, dbapi_error, connection_invalidated=lost, dialect=dialect
-        ) from exc
 
 
 @lru_cache(maxsize=4)

@@ -605,15 +605,17 @@ def bench_one(
 
 
 def pending_audit(url: str) -> int | None:
-    """How many AuditEvents wait to be indexed (``ehr.audit.pending``), if the schema has
-    that table."""
-    from sqlalchemy import create_engine, text
+    """How many AuditEvents wait to be indexed (``ehr.audit.pending.backlog``), if the
+    schema has that table."""
     from sqlalchemy.exc import DBAPIError
 
-    engine = create_engine(url)
+    from ehr.audit.pending import backlog
+    from ehr.db.engine import make_engine
+
+    engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return connection.execute(text("SELECT count(*) FROM audit_pending")).scalar_one()
+            return backlog(connection)
     except DBAPIError:
         return None
     finally:

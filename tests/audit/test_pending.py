@@ -21,15 +21,24 @@ import pytest
 from fhir_helpers import stored_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from ehr.access.policy import AccessPolicy
 from ehr.audit.events import audit_event
 from ehr.audit.indexer import BACKGROUND_BATCH, index_once, index_until
-from ehr.audit.pending import BATCH, catch_up, log_event, materialize
+from ehr.audit.pending import (
+    BATCH,
+    backlog,
+    catch_up,
+    log_event,
+    materialize,
+    materialize_from_file,
+)
 from ehr.auth.principal import Principal
 from ehr.context import RequestContext
-from ehr.db.schema import AuditPending, Resource
+from ehr.db.audit_file import audit_file_of
+from ehr.db.engine import make_engine
+from ehr.db.schema import Resource
 from ehr.db.unit_of_work import unit_of_work
 from ehr.storage.participants import Change
 from ehr.storage.repository import read_current
@@ -67,7 +76,7 @@ def _counts(app: Any) -> tuple[int, int]:
         indexed = connection.execute(
             select(func.count()).select_from(Resource).where(Resource.res_type == "AuditEvent")
         ).scalar_one()
-        pending = connection.execute(select(func.count()).select_from(AuditPending)).scalar_one()
+        pending = backlog(connection)
     return indexed, pending
 
 
@@ -92,7 +101,7 @@ def test_an_indexed_event_has_exactly_the_rows_the_write_path_stores(app, break_
         lean_rows, full_rows = stored_rows(session, lean.rid), stored_rows(session, full.rid)
         assert lean_rows == full_rows
         assert lean_rows["token"] and lean_rows["reference"] and lean_rows["compartment"]
-        assert session.execute(select(func.count()).select_from(AuditPending)).scalar() == 0
+        assert backlog(session) == 0
 
 
 def _without_stamps(content: bytes | None) -> dict[str, Any]:
@@ -138,25 +147,39 @@ def test_an_event_of_an_access_that_rolls_back_is_not_kept(app):
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     steps=st.lists(
-        st.one_of(st.integers(1, 30), st.sampled_from(["index", "catch up"])), max_size=8
+        st.one_of(
+            st.tuples(st.sampled_from(["write unit", "audit-only unit"]), st.integers(1, 30)),
+            st.sampled_from(["index", "materialize", "catch up", "store from the audit file"]),
+        ),
+        max_size=8,
     )
 )
 def test_every_event_is_stored_exactly_once_however_indexing_interleaves(app, steps):
+    """Events logged by write units (``audit_pending``) and by audit-only units (the audit
+    file, on SQLite) interleaved with the indexer, catch-ups, and a store from the audit file
+    whose rows are never deleted (an indexer that died between its two transactions)."""
     services = app.state.services
     logged: list[str] = []
     for step in steps:
-        with unit_of_work(services.engine) as session:
-            if step == "index":
+        if step == "index":
+            index_once(services)
+            continue
+        audit_only = isinstance(step, tuple) and step[0] == "audit-only unit"
+        with unit_of_work(services.engine, audit_only=audit_only) as session:
+            if step == "materialize":
                 materialize(session, services)
             elif step == "catch up":
                 catch_up(session, services)
+            elif step == "store from the audit file":
+                if audit_file_of(services.engine) is not None:
+                    materialize_from_file(session, services)
             else:
                 ctx = _context(app, session)
-                logged += [_log(ctx, _event()) for _ in range(step)]
+                logged += [_log(ctx, _event()) for _ in range(step[1])]
     with unit_of_work(services.engine) as session:
         catch_up(session, services)
         stored = session.execute(
@@ -297,18 +320,18 @@ def test_ehr_serve_runs_the_indexer_beside_its_workers(database_url, tmp_path):
         assert (
             httpx.get(f"{base}/Patient/{created.json()['id']}", headers=headers).status_code == 200
         )
-        engine = create_engine(database_url)
+        engine = make_engine(database_url)
         try:
 
             def indexed() -> bool:
                 with engine.connect() as connection:
-                    pending = connection.execute(select(func.count()).select_from(AuditPending))
+                    pending = backlog(connection)
                     events = connection.execute(
                         select(func.count())
                         .select_from(Resource)
                         .where(Resource.res_type == "AuditEvent")
                     )
-                    return pending.scalar_one() == 0 and events.scalar_one() == 2
+                    return pending == 0 and events.scalar_one() == 2
 
             _wait_for(indexed)
         finally:

@@ -1,0 +1,150 @@
+"""The audit file: where audited reads on SQLite write their AuditEvents, off the write lock.
+
+Every read of a person's data writes its AuditEvent in the same transaction (PRODUCT.md
+section 5), so on SQLite, which has one write lock per database file, every read used to
+be a writer: the reads of both workers, and the audit indexer, took turns on that lock
+(docs/benchmarks.md). A file-backed SQLite database therefore has a second file next to
+it, ``<database>-audit``, attached to every connection as the schema ``audit``, holding
+one table, ``audit.audit_pending`` (the columns of ``main.audit_pending``).
+
+A unit that writes nothing but AuditEvents (``unit_of_work(..., audit_only=True)``: the
+group-committed reads) begins a deferred transaction, reads the main file without any
+lock, and buffers its event rows in the session (``defer``); just before its COMMIT it
+takes the audit file's turn (``ehr.db.writer_queue``) and inserts them all at once
+(``flush``), so that file's lock is held for one statement and a commit. One SQLite
+transaction still holds the read and its AuditEvent: in WAL mode a transaction is atomic
+per file, and this one writes only the audit file.
+
+Such a unit must never read the audit file before writing it (SQLite refuses to upgrade a
+snapshot another writer has moved past) and never writes the main file: a read that needs
+the pending events indexed first raises ``WriteUnitNeeded``, and the group commit runs it
+again alone as an ordinary write unit (``ehr.db.group_commit``).
+
+Units that write the main file keep their AuditEvents in ``main.audit_pending``, in their
+own transaction: a transaction writing two files would not be atomic across them. They
+take the main file's turn and begin deferred (``BEGIN IMMEDIATE`` would lock the audit file
+too); every writer of the main file takes that turn, so none can move it under them.
+``ehr.audit.pending`` indexes the events of both tables; the audit file's are moved in two
+transactions (stored as resources in the main file, then deleted from the audit file),
+exactly once because an event already stored is recognised by its id.
+
+In-memory databases (and ``file:`` URIs) have no audit file: there every unit that writes
+is an ordinary write unit, as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import groupby
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import URL, Engine, make_url
+
+from ehr.db.driver_errors import as_sqlalchemy_errors
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+SCHEMA = "audit"
+TABLE = f"{SCHEMA}.audit_pending"
+_BUFFER = "ehr_audit_file_statements"
+"""``Session.info`` key of the statements an audit-only unit has buffered (present: the
+unit is audit-only)."""
+
+_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+    " seq INTEGER PRIMARY KEY,"
+    " res_id VARCHAR(64) NOT NULL,"
+    " recorded BIGINT NOT NULL,"
+    " facility VARCHAR(64),"
+    " content BLOB NOT NULL)"
+)
+
+
+class WriteUnitNeeded(Exception):
+    """Raised in an audit-only unit by work that must write the main file (a catch-up of
+    pending AuditEvents): the unit is rolled back and run again as a write unit."""
+
+
+def database_file(engine_or_url: Engine | str | URL) -> Path | None:
+    """The file of a SQLite database, ``None`` for memory databases, URIs and PostgreSQL."""
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name).resolve()
+
+
+def audit_file_of(engine_or_url: Engine | str) -> Path | None:
+    """The audit file of the database, ``None`` where there is none (module docstring)."""
+    url = make_url(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url.url
+    return _audit_file(url)
+
+
+@lru_cache(maxsize=64)
+def _audit_file(url: URL) -> Path | None:
+    database = database_file(url)
+    return None if database is None else Path(f"{database}-audit")
+
+
+def attach(dbapi_connection: Any, path: Path) -> None:
+    """Attach the audit file at ``path`` to a new SQLite connection (created if missing)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"ATTACH DATABASE ? AS {SCHEMA}", (str(path),))
+        cursor.execute(f"PRAGMA {SCHEMA}.journal_mode=WAL")
+        cursor.execute(f"PRAGMA {SCHEMA}.synchronous=NORMAL")
+        cursor.execute(_CREATE)
+    finally:
+        cursor.close()
+
+
+def attached(session: Session) -> bool:
+    """Whether ``session``'s database has an audit file."""
+    return audit_file_of(session.get_bind().engine) is not None
+
+
+def begin_audit_only(session: Session) -> None:
+    """Mark ``session``'s unit as audit-only: ``defer`` buffers statements from now on."""
+    session.info[_BUFFER] = []
+
+
+def is_audit_only(session: Session) -> bool:
+    return _BUFFER in session.info
+
+
+def defer(session: Session, sql: str, params: tuple[Any, ...]) -> None:
+    """Buffer one statement (qmark style) on the audit file for the unit's commit."""
+    session.info[_BUFFER].append((sql, params))
+
+
+def buffered(session: Session) -> int:
+    """How many statements the unit has buffered (a mark to ``discard_after``)."""
+    return len(session.info[_BUFFER])
+
+
+def discard_after(session: Session, mark: int) -> None:
+    """Drop the statements buffered after ``mark``: the part of a batch that rolled back."""
+    del session.info[_BUFFER][mark:]
+
+
+def flush(session: Session) -> None:
+    """Run the buffered statements, runs of one statement as one ``executemany`` (the
+    caller holds the audit file's writer turn)."""
+    statements = session.info[_BUFFER]
+    if not statements:
+        return
+    connection = session.connection()
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        with as_sqlalchemy_errors(connection):
+            for sql, runs in groupby(statements, key=lambda statement: statement[0]):
+                cursor.executemany(sql, [params for _, params in runs])
+    finally:
+        cursor.close()
+    statements.clear()
