@@ -338,6 +338,9 @@ def test_ehr_serve_runs_the_indexer_beside_its_workers(database_url, tmp_path):
             engine.dispose()
         children = _children_of(server.pid)
         assert children, "the indexer runs as a child process of ehr serve"
+        policies = {os.sched_getscheduler(child) for child in children}
+        assert os.SCHED_IDLE in policies, "the indexer runs only when the CPU is idle"
+        assert os.sched_getscheduler(server.pid) == os.SCHED_OTHER  # requests as usual
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=20)
