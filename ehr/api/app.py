@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from starlette.types import Receive, Scope, Send
 
 from ehr import __version__
 from ehr.access.care import CareRelationships
 from ehr.access.compartments import load_patient_compartment
 from ehr.access.rate_limit import RateLimiter
 from ehr.api.errors import install_error_handlers
-from ehr.api.fhir_routes import FhirRequests, fhir_router
+from ehr.api.fhir_routes import fhir_router, is_fhir_request, serve_fhir
 from ehr.audit.writes import AuditWrites
 from ehr.auth.routes import auth_router
 from ehr.auth.service import AuthService
@@ -50,10 +51,24 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+class ExchangeApp(FastAPI):
+    """The service: FastAPI for ``/docs``, the auth routes and ``/``; ``/fhir`` requests go
+    straight to the FHIR router (``ehr.api.fhir_routes.serve_fhir``), past FastAPI's
+    middleware stack and routing, which answers them no differently (``serve_fhir`` maps
+    every error as FastAPI's exception handlers do) and cost a few percent of a read."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_fhir_request(scope):
+            scope["app"] = self
+            await serve_fhir(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     services = build_services(settings)
-    app = FastAPI(
+    app = ExchangeApp(
         title="ehr: Vietnam national EHR exchange",
         version=__version__,
         description="HL7 FHIR R4 exchange: facilities push records, persons are linked by "
@@ -65,7 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The auth routes go first: /fhir/.well-known/... would otherwise match /fhir/{type}/{id}.
     app.include_router(auth_router())
     app.include_router(fhir_router())
-    app.add_middleware(FhirRequests)
 
     @app.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:

@@ -1,11 +1,11 @@
 """The FHIR REST endpoints under ``/fhir``: every path hands over to ``ehr.interactions.router``.
 
 The FastAPI routes exist for the OpenAPI documentation (``/docs``); requests reach
-``handle`` through ``FhirRequests``, an ASGI middleware in front of FastAPI's routing, because
-which interaction runs is decided by the router alone (so HTTP and bundle entries cannot
-drift apart) and matching a request against FastAPI's routes first cost a tenth of a
-read's CPU. Each request runs in one unit of work, committed
-before the response is sent: what a client is told was stored, was stored.
+``handle`` through ``serve_fhir``, which the application calls before FastAPI's middleware
+and routing (``ehr.api.app.ExchangeApp``), because which interaction runs is decided by the
+router alone (so HTTP and bundle entries cannot drift apart) and matching a request against
+FastAPI's routes first cost a tenth of a read's CPU. Each request runs in one unit of work,
+committed before the response is sent: what a client is told was stored, was stored.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
 from sqlmodel import Session
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ehr.access.policy import ANONYMOUS, AccessPolicy
 from ehr.api.errors import response_for
@@ -157,27 +157,24 @@ WELL_KNOWN = f"{FHIR_PREFIX}/.well-known/"
 """Served by the auth routes (SMART configuration), not by the FHIR router."""
 
 
-class FhirRequests:
-    """ASGI middleware: ``/fhir`` requests go to ``handle``, everything else to FastAPI.
+def is_fhir_request(scope: Scope) -> bool:
+    """Whether ``scope`` is an HTTP request for the FHIR router (``serve_fhir``)."""
+    if scope["type"] != "http":
+        return False
+    path = scope["path"]
+    fhir = path == FHIR_PREFIX or path.startswith(f"{FHIR_PREFIX}/")
+    return fhir and not path.startswith(WELL_KNOWN)
 
-    Errors are answered with the same ``response_for`` as FastAPI's exception handlers.
-    """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" else ""
-        fhir = path == FHIR_PREFIX or path.startswith(f"{FHIR_PREFIX}/")
-        if not fhir or path.startswith(WELL_KNOWN):
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        try:
-            response = await handle(request)
-        except Exception as exc:
-            response = response_for(exc)
-        await response(scope, receive, send)
+async def serve_fhir(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer one FHIR request; errors with the same ``response_for`` as FastAPI's
+    exception handlers."""
+    request = Request(scope, receive)
+    try:
+        response = await handle(request)
+    except Exception as exc:
+        response = response_for(exc)
+    await response(scope, receive, send)
 
 
 def fhir_router() -> APIRouter:

@@ -1,4 +1,4 @@
-"""``/fhir`` requests reach the FHIR router through ``FhirRequests`` (not FastAPI's routing):
+"""``/fhir`` requests reach the FHIR router through ``serve_fhir`` (not FastAPI's routing):
 every failure is still an OperationOutcome with the right status, and the other paths are
 still FastAPI's."""
 
