@@ -36,6 +36,7 @@ from typing import Any, Generic, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ehr.db import audit_file
@@ -74,9 +75,24 @@ def run_batch(engine: Engine, works: list[Work]) -> list[Outcome]:
     except Exception:
         return [run_alone(engine, work) for work in works]
     return [
-        run_alone(engine, work) if isinstance(outcome.error, WriteUnitNeeded) else outcome
+        run_alone(engine, work) if _needs_write_unit(outcome.error) else outcome
         for work, outcome in zip(works, outcomes, strict=True)
     ]
+
+
+SQLITE_BUSY = 5
+"""SQLite's result code (and, in the low byte, its extended codes) for a lock not taken."""
+
+
+def _needs_write_unit(error: BaseException | None) -> bool:
+    """Whether a unit of an audit-only batch failed for wanting to write the main file: it
+    said so (``WriteUnitNeeded``), or it wrote there anyway and SQLite refused the lock
+    (the batch's snapshot was older than another writer's commit): either way it runs
+    again alone, as a write unit, and is answered by that run."""
+    if isinstance(error, WriteUnitNeeded):
+        return True
+    code = getattr(getattr(error, "orig", None), "sqlite_errorcode", None)
+    return isinstance(error, DBAPIError) and code is not None and code & 0xFF == SQLITE_BUSY
 
 
 def run_alone(engine: Engine, work: Work) -> Outcome:

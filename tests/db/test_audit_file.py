@@ -101,3 +101,32 @@ def test_an_audit_only_unit_that_fails_writes_nothing_to_the_audit_file(engine):
 _INSERT = (
     f"INSERT INTO {audit_file.TABLE} (res_id, recorded, facility, content) VALUES (?, ?, ?, ?)"
 )
+
+
+@sqlite_only
+def test_a_unit_of_a_batch_that_writes_the_main_file_after_another_writer_runs_again(
+    engine, database_url
+):
+    """Only AuditEvents belong in an audit-only batch; a unit that writes the main file
+    anyway, after another writer committed there, is refused the lock by SQLite (its
+    snapshot is stale) and is answered by a run of its own as a write unit."""
+    runs: list[bool] = []
+
+    def reads(session):  # type: ignore[no-untyped-def]
+        session.execute(select(func.count()).select_from(_USED)).scalar()  # the snapshot
+        other = sqlite3.connect(database_file(database_url), isolation_level=None)  # type: ignore[arg-type]
+        other.execute("INSERT INTO used_assertion VALUES ('other', 'c', 1)")
+        other.close()
+        return "read"
+
+    def writes_main(session):  # type: ignore[no-untyped-def]
+        runs.append(audit_file.is_audit_only(session))
+        session.execute(_USED.insert().values(jti_hash="late", client_id="c", expires_at=1))
+        return "written"
+
+    outcomes = run_batch(engine, [reads, writes_main])
+    assert [outcome.result() for outcome in outcomes] == ["read", "written"]
+    assert runs == [True, False]
+    with engine.connect() as connection:
+        stored = set(connection.execute(select(_USED.c.jti_hash)).scalars())
+    assert stored == {"other", "late"}
