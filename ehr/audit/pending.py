@@ -37,7 +37,6 @@ from sqlmodel import Session
 
 from ehr.audit.index_rows import audit_index_rows
 from ehr.db import audit_file
-from ehr.db.audit_file import audit_file_of
 from ehr.db.driver_errors import as_sqlalchemy_errors
 from ehr.storage.repository import NewResource, insert_new_many
 
@@ -190,8 +189,7 @@ def backlog(connection: Connection | Session) -> int:
     """Events logged but not stored as resources yet (what a catch-up would store), over
     ``audit_pending`` and the audit file's table (stored rows wait there to be deleted)."""
     pending = connection.execute(text("SELECT count(*) FROM audit_pending")).scalar_one()
-    bind = connection.get_bind() if isinstance(connection, Session) else connection
-    if audit_file_of(bind.engine) is not None:
+    if audit_file.attached(connection):
         pending += connection.execute(_FILE_BACKLOG).scalar_one()
     return int(pending)
 

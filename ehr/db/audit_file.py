@@ -39,7 +39,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import URL, Engine, make_url
+from sqlalchemy import URL, Connection, Engine, make_url
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
 
@@ -102,9 +102,11 @@ def attach(dbapi_connection: Any, path: Path) -> None:
         cursor.close()
 
 
-def attached(session: Session) -> bool:
-    """Whether ``session``'s database has an audit file."""
-    return audit_file_of(session.get_bind().engine) is not None
+def attached(connection: Session | Connection) -> bool:
+    """Whether the database of ``connection`` (or a session bound to one) has an audit
+    file."""
+    bind = connection if isinstance(connection, Connection) else connection.get_bind()
+    return audit_file_of(bind.engine) is not None
 
 
 def begin_audit_only(session: Session) -> None:

@@ -66,7 +66,7 @@ _BEGIN = {_READ: False, _WRITE: True, _WRITE_TURN_HELD: DEFERRED_WRITE, _AUDIT_O
 def _mode(engine: Engine, write: bool, audit_only: bool) -> str:
     if not write:
         return _READ
-    if not is_sqlite(engine) or audit_file.audit_file_of(engine) is None:
+    if audit_file.audit_file_of(engine) is None:  # PostgreSQL, SQLite in memory
         return _WRITE
     # With an audit file, BEGIN IMMEDIATE would lock it too: a unit writing the main file
     # begins deferred while it holds the main file's turn, which every such writer takes.
