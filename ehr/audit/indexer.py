@@ -7,11 +7,11 @@ the backlog small, so that such a read rarely has much to do. It is a process of
 (``run_only_when_idle``): indexing is CPU-bound Python, and as a thread of a worker it
 held that worker's interpreter lock while requests waited (measured on SQLite: p99 of
 reads 141-498 ms as threads). Under a peak the backlog grows; it is worked off when
-requests leave the CPU to it. On PostgreSQL
-several indexers would take disjoint rows (``SKIP LOCKED``); on SQLite a batch takes its
-turn with every other writer of the main file (``ehr.db.writer_queue``) and is kept short,
-since it holds that file's write lock while it runs; audited reads, which write only the
-audit file (``ehr.db.audit_file``), do not wait for it.
+requests leave the CPU to it. On PostgreSQL several indexers would take disjoint rows
+(``SKIP LOCKED``); on SQLite a batch takes its turn with every other writer of the main
+file (``ehr.db.writer_queue``) and is kept short, since it holds that file's write lock
+while it runs; audited reads, which write only the audit file (``ehr.db.audit_file``), do
+not wait for it.
 """
 
 from __future__ import annotations
