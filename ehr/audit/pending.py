@@ -54,11 +54,20 @@ def log_event(ctx: RequestContext, event: dict[str, Any], recorded: int) -> str:
     from ehr.storage.write import stamp_new
 
     record = stamp_new(ctx, event, recorded)
-    values = (record.res_id, recorded, record.facility, orjson.dumps(record.body))
-    if audit_file.is_audit_only(ctx.session):
-        audit_file.defer(ctx.session, _INSERT_INTO_FILE, values)
-        return record.res_id
-    connection = ctx.session.connection()
+    log_row(ctx.session, (record.res_id, recorded, record.facility, orjson.dumps(record.body)))
+    return record.res_id
+
+
+def log_row(session: Session, values: tuple[str, int, str | None, bytes]) -> None:
+    """Write one pending row (``res_id, recorded, facility, content``) into the current
+    transaction: buffered for the commit in an audit-only unit (``ehr.db.audit_file``),
+    at once in any other."""
+    connection = session.connection()
+    if audit_file.is_audit_only(session):
+        in_file = audit_file.attached(connection)
+        sql = _INSERT_INTO_FILE if in_file else _insert_sql(connection.dialect.paramstyle)
+        audit_file.defer(session, sql, values)
+        return
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()  # sqlite3 cursors are no context managers
@@ -67,7 +76,6 @@ def log_event(ctx: RequestContext, event: dict[str, Any], recorded: int) -> str:
             cursor.execute(_insert_sql(connection.dialect.paramstyle), values)
     finally:
         cursor.close()
-    return record.res_id
 
 
 @lru_cache(maxsize=4)

@@ -119,7 +119,8 @@ def is_audit_only(session: Session) -> bool:
 
 
 def defer(session: Session, sql: str, params: tuple[Any, ...]) -> None:
-    """Buffer one statement (qmark style) on the audit file for the unit's commit."""
+    """Buffer one statement for the unit's commit (in the driver's parameter style): on the
+    audit file where the database has one, else on the database itself."""
     session.info[_BUFFER].append((sql, params))
 
 

@@ -8,10 +8,11 @@ round trips. Measured in process on 3,000 Patients (SQLite), the COMMIT was 40% 
 of a read by id.
 
 So the GETs that arrive while a batch is running wait for the next one, which runs them one
-after another in **one** transaction, each inside a ``SAVEPOINT``: a unit that fails rolls
-back to its savepoint, alone, and the others go on. Each unit's read and its AuditEvent are
-still in one transaction, and that transaction commits before any of its responses is
-sent: what was shown was audited. The hot index pages of a batch are written once.
+after another in **one** transaction. A batch is an audit-only unit of work: its units
+write nothing but the AuditEvent rows they buffer, all inserted in one statement just
+before the COMMIT, so a unit that fails is undone alone by dropping its rows, and the
+others go on. Each unit's read and its AuditEvent are still in one transaction, and that
+transaction commits before any of its responses is sent: what was shown was audited.
 
 If the batch as a whole fails (the connection went, the COMMIT was refused), every unit of
 it is run again alone through ``run_in_unit_of_work``, with its usual retries; when the
@@ -20,10 +21,10 @@ over-reports an access but never hides one.
 
 Only units that write nothing but their audit records are grouped (the GETs of the FHIR
 API): a write can wait on a row lock or fail on a conflict, and would hold the whole batch.
-A batch is an audit-only unit of work: on a SQLite file its reads take no write lock and
-its events go to the audit file (``ehr.db.audit_file``); a unit that turns out to need the
-main file (a read that must index pending AuditEvents first) raises ``WriteUnitNeeded`` and
-runs again alone, as an ordinary write unit, after the batch.
+On a SQLite file a batch's reads take no write lock and its events go to the audit file
+(``ehr.db.audit_file``); a unit that turns out to need to write more (a read that must
+index pending AuditEvents first) raises ``WriteUnitNeeded`` and runs again alone, as an
+ordinary write unit, after the batch.
 """
 
 from __future__ import annotations
@@ -65,13 +66,13 @@ class Outcome(Generic[T]):
 
 
 def run_batch(engine: Engine, works: list[Work]) -> list[Outcome]:
-    """Run ``works`` in one unit of work, each in a savepoint of its own (module docstring).
+    """Run ``works`` in one audit-only unit of work, one after another (module docstring).
 
     The outcomes are in the order of ``works``. Runs in a worker thread.
     """
     try:
         with unit_of_work(engine, audit_only=True) as session:
-            outcomes = [_in_savepoint(session, work) for work in works]
+            outcomes = [_run_unit(session, work) for work in works]
     except Exception:
         return [run_alone(engine, work) for work in works]
     return [
@@ -103,25 +104,25 @@ def run_alone(engine: Engine, work: Work) -> Outcome:
         return Outcome(error=exc)
 
 
-def _in_savepoint(session: Session, work: Work) -> Outcome:
-    """One unit of a batch: what it wrote is kept if it returns, undone if it raises
-    (with what it buffered for the audit file, ``ehr.db.audit_file``)."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    buffered = audit_file.buffered(session) if audit_file.is_audit_only(session) else None
+def _run_unit(session: Session, work: Work) -> Outcome:
+    """One unit of a batch: its value, or the exception it raised with its audit rows
+    dropped.
+
+    A unit of an audit-only batch writes nothing before the batch's commit but the rows it
+    buffers (``ehr.db.audit_file.defer``), so dropping those undoes it: no savepoint
+    (on PostgreSQL a savepoint and its release were two of a read's four round trips). A
+    database error other than a refused SQLite lock may have ended the whole transaction
+    (PostgreSQL refuses every statement after one fails): it gives up the batch, whose
+    units then run alone (``run_batch``).
+    """
+    mark = audit_file.buffered(session)
     try:
-        cursor.execute("SAVEPOINT ehr_unit")
-        try:
-            value = work(session)
-        except Exception as exc:
-            cursor.execute("ROLLBACK TO SAVEPOINT ehr_unit")
-            cursor.execute("RELEASE SAVEPOINT ehr_unit")
-            if buffered is not None:
-                audit_file.discard_after(session, buffered)
-            return Outcome(error=exc)
-        cursor.execute("RELEASE SAVEPOINT ehr_unit")
-        return Outcome(value=value)
-    finally:
-        cursor.close()
+        return Outcome(value=work(session))
+    except Exception as exc:
+        audit_file.discard_after(session, mark)
+        if isinstance(exc, DBAPIError) and not _needs_write_unit(exc):
+            raise
+        return Outcome(error=exc)
 
 
 class GroupCommit:

@@ -31,15 +31,16 @@ def unit_of_work(
 
     ``write=False`` opens a read-only unit (no write lock on SQLite); it still rolls back
     anything added to it, which keeps reads honest. ``audit_only=True`` promises that the
-    unit writes nothing but AuditEvents: on a SQLite file it then reads without the write
-    lock and writes its events to the audit file (``ehr.db.audit_file``); elsewhere it is
-    an ordinary write unit.
+    unit writes nothing but AuditEvents: it buffers their rows (``audit_file.defer``) and
+    writes them all in one statement just before its COMMIT; on a SQLite file it reads
+    without the write lock and writes its events to the audit file (``ehr.db.audit_file``),
+    elsewhere to ``audit_pending`` in the same transaction.
     """
     mode = _mode(engine, write, audit_only)
     with _writer_turn(engine, mode), engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: _BEGIN[mode]})
         with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
-            if mode == _AUDIT_ONLY:
+            if mode in (_AUDIT_ONLY, _AUDIT_BUFFERED):
                 audit_file.begin_audit_only(session)
             transaction = connection.begin()
             try:
@@ -51,6 +52,9 @@ def unit_of_work(
                     with writer_turn(engine, audit_file=True):
                         audit_file.flush(session)
                         _commit(transaction)
+                elif mode == _AUDIT_BUFFERED:
+                    audit_file.flush(session)
+                    _commit(transaction)
                 else:
                     _commit(transaction)
             except BaseException:
@@ -58,8 +62,15 @@ def unit_of_work(
                 raise
 
 
-_READ, _WRITE, _WRITE_TURN_HELD, _AUDIT_ONLY = "read", "write", "write-turn-held", "audit-only"
-_BEGIN = {_READ: False, _WRITE: True, _WRITE_TURN_HELD: DEFERRED_WRITE, _AUDIT_ONLY: DEFERRED_WRITE}
+_READ, _WRITE, _WRITE_TURN_HELD = "read", "write", "write-turn-held"
+_AUDIT_ONLY, _AUDIT_BUFFERED = "audit-only", "audit-buffered"
+_BEGIN = {
+    _READ: False,
+    _WRITE: True,
+    _WRITE_TURN_HELD: DEFERRED_WRITE,
+    _AUDIT_ONLY: DEFERRED_WRITE,
+    _AUDIT_BUFFERED: True,
+}
 """What each mode tells ``ehr.db.engine`` about the transaction it begins."""
 
 
@@ -67,7 +78,7 @@ def _mode(engine: Engine, write: bool, audit_only: bool) -> str:
     if not write:
         return _READ
     if audit_file.audit_file_of(engine) is None:  # PostgreSQL, SQLite in memory
-        return _WRITE
+        return _AUDIT_BUFFERED if audit_only else _WRITE
     # With an audit file, BEGIN IMMEDIATE would lock it too: a unit writing the main file
     # begins deferred while it holds the main file's turn, which every such writer takes.
     return _AUDIT_ONLY if audit_only else _WRITE_TURN_HELD
@@ -87,7 +98,7 @@ def _commit(transaction: RootTransaction) -> None:
 def _writer_turn(engine: Engine, mode: str) -> Iterator[None]:
     """SQLite writers of the main file wait for their turn in ``ehr.db.writer_queue``, not
     in SQLite."""
-    if mode in (_READ, _AUDIT_ONLY) or not is_sqlite(engine):
+    if mode in (_READ, _AUDIT_ONLY) or not is_sqlite(engine):  # (_AUDIT_BUFFERED: memory)
         yield
         return
     with writer_turn(engine):

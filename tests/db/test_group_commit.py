@@ -1,6 +1,6 @@
 """Group commit: units share one transaction and one COMMIT, yet each keeps exactly its own
-writes; a batch that cannot commit runs every unit alone; concurrent reads through the API
-are each audited once."""
+audit rows; a database error or a batch that cannot commit runs every unit alone;
+concurrent reads through the API are each audited once."""
 
 from __future__ import annotations
 
@@ -15,27 +15,39 @@ from anyio import CapacityLimiter
 from app_fixtures import index_pending_audit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.engine import RootTransaction
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 import ehr.api.fhir_routes as fhir_routes
+from ehr.audit.pending import log_row
+from ehr.db import audit_file
 from ehr.db.group_commit import GroupCommit, run_batch
-from ehr.db.schema import Resource, UsedAssertion
+from ehr.db.schema import Resource
 from ehr.interactions.router import writes_only_audit
 
-_USED = UsedAssertion.__table__  # type: ignore[attr-defined]
 _names = itertools.count()
 
 
-def _insert(session, jti: str) -> None:  # type: ignore[no-untyped-def]
-    session.execute(_USED.insert().values(jti_hash=jti, client_id="c", expires_at=1))
+def _log(session, name: str) -> None:  # type: ignore[no-untyped-def]
+    """What a grouped unit writes: one pending AuditEvent row."""
+    log_row(session, (name, 1, None, b"{}"))
 
 
 def _stored(engine: Engine, prefix: str) -> set[str]:
+    """The audit rows logged under ``prefix``: in ``audit_pending``, and in the audit file
+    (batches on a SQLite file write there, units run alone into the main file)."""
+    tables = ["audit_pending"]
+    if audit_file.audit_file_of(engine) is not None:
+        tables.append(audit_file.TABLE)
+    found: set[str] = set()
     with engine.connect() as connection:
-        rows = connection.execute(select(_USED.c.jti_hash).where(_USED.c.jti_hash.like(prefix)))
-        return {row.jti_hash for row in rows}
+        for table in tables:
+            rows = connection.execute(
+                text(f"SELECT res_id FROM {table} WHERE res_id LIKE :prefix"), {"prefix": prefix}
+            )
+            found.update(row.res_id for row in rows)
+    return found
 
 
 def _commits(engine: Engine) -> list[int]:
@@ -44,37 +56,48 @@ def _commits(engine: Engine) -> list[int]:
     return seen
 
 
-def _unit(jti: str, kind: str):  # type: ignore[no-untyped-def]
-    """A unit that writes ``jti`` and then returns it, raises, or fails in the database."""
+def _unit(name: str, kind: str):  # type: ignore[no-untyped-def]
+    """A unit that logs ``name`` and then returns it, raises, or fails in the database."""
 
     def work(session):  # type: ignore[no-untyped-def]
-        _insert(session, jti)
+        _log(session, name)
         if kind == "raises":
-            raise ValueError(jti)
+            raise ValueError(name)
         if kind == "database error":
-            _insert(session, jti)  # the same key again: the database refuses it
-        return jti
+            session.execute(text("SELECT no_such_column FROM resource"))
+        return name
 
     return work
 
 
-def test_a_batch_commits_once_and_each_unit_keeps_only_its_own_writes(engine):
+def test_a_batch_commits_once_and_each_unit_keeps_only_its_own_audit_rows(engine):
     commits = _commits(engine)
-    kinds = ["returns", "raises", "returns", "database error", "returns"]
+    kinds = ["returns", "raises", "returns", "raises", "returns"]
     works = [_unit(f"batch-{i}", kind) for i, kind in enumerate(kinds)]
     outcomes = run_batch(engine, works)
     assert [o.value for o in outcomes] == ["batch-0", None, "batch-2", None, "batch-4"]
     assert isinstance(outcomes[1].error, ValueError)
-    assert isinstance(outcomes[3].error, IntegrityError)
     assert _stored(engine, "batch-%") == {"batch-0", "batch-2", "batch-4"}
     assert len(commits) == 1
+
+
+def test_a_database_error_gives_up_the_batch_and_every_unit_runs_alone(engine):
+    """PostgreSQL refuses every statement of a transaction after one failed: the units
+    after it must not be answered from that transaction."""
+    commits = _commits(engine)
+    kinds = ["returns", "database error", "returns"]
+    outcomes = run_batch(engine, [_unit(f"broken-{i}", kind) for i, kind in enumerate(kinds)])
+    assert [o.value for o in outcomes] == ["broken-0", None, "broken-2"]
+    assert isinstance(outcomes[1].error, DBAPIError)
+    assert _stored(engine, "broken-%") == {"broken-0", "broken-2"}
+    assert len(commits) == 2  # the two units that returned, each alone
 
 
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(kinds=st.lists(st.sampled_from(["returns", "raises", "database error"]), max_size=8))
-def test_any_mix_of_units_stores_exactly_the_writes_of_those_that_returned(engine, kinds):
+def test_any_mix_of_units_stores_exactly_the_audit_rows_of_those_that_returned(engine, kinds):
     prefix = f"mix{next(_names)}-"
     works = [_unit(f"{prefix}{i}", kind) for i, kind in enumerate(kinds)]
     outcomes = run_batch(engine, works)
@@ -106,7 +129,7 @@ def test_units_that_arrive_while_a_batch_runs_share_the_next_one(engine):
 
     def slow_first(session):  # type: ignore[no-untyped-def]
         time.sleep(0.05)
-        _insert(session, "queued-first")
+        _log(session, "queued-first")
         return "queued-first"
 
     async def main() -> list[object]:
