@@ -68,7 +68,7 @@ class GuardedStore:
         ``audit=False`` is for reads that are part of a write (the write is audited).
         """
         self._catch_up_audit((res_type,))
-        stored = read_current(self.ctx.session, res_type, res_id)
+        stored = read_current(self.ctx.session, res_type, res_id, with_patients=audit)
         if stored is not None:
             self._require_visible(stored, interaction)
             if audit and not stored.deleted:
@@ -123,12 +123,16 @@ class GuardedStore:
         catch_up(self.ctx.session, self.ctx.services)
 
     def _note(self, interaction: str, stored: StoredResource) -> None:
+        """Note an access to ``stored``, with the Patients it concerns if it was read with
+        them (else the trail looks them up by ``rid``)."""
+        known = stored.patients is not None
         self.ctx.audit.note(
             Access(
                 interaction,
                 stored.res_type,
                 target=f"{stored.res_type}/{stored.res_id}",
-                rids=(stored.rid,),
+                rids=() if known else (stored.rid,),
+                patients=set(stored.patients or ()),
             )
         )
 

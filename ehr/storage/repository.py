@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
@@ -56,6 +56,8 @@ class StoredResource:
     method: str = ""
     facility: str | None = None
     """The facility code that wrote this version, where known."""
+    patients: frozenset[str] | None = None
+    """The Patients whose compartment holds it, where read with it (``with_patients``)."""
 
 
 _CURRENT_COLUMNS = (
@@ -74,13 +76,36 @@ _READ_CURRENT = select(*_CURRENT_COLUMNS).where(
     _RESOURCE.c.res_type == bindparam("res_type"), _RESOURCE.c.res_id == bindparam("res_id")
 )
 _READ_CURRENT_FOR_UPDATE = _READ_CURRENT.with_for_update()
+_PATIENTS_SEPARATOR = " "
+"""Patient ids are ``[A-Za-z0-9\-\.]{1,64}``: a space never occurs in one."""
+_READ_CURRENT_WITH_PATIENTS = _READ_CURRENT.add_columns(
+    select(func.aggregate_strings(_COMPARTMENT.c.patient_id, _PATIENTS_SEPARATOR))
+    .where(_COMPARTMENT.c.rid == _RESOURCE.c.rid)
+    .scalar_subquery()
+)
 """Built once: building a ``select`` per call costs five times running it (every read does)."""
 
 
 def read_current(
-    session: Session, res_type: str, res_id: str, *, for_update: bool = False
+    session: Session,
+    res_type: str,
+    res_id: str,
+    *,
+    for_update: bool = False,
+    with_patients: bool = False,
 ) -> StoredResource | None:
-    """The current version of ``res_type/res_id`` (tombstones included), optionally row-locked."""
+    """The current version of ``res_type/res_id`` (tombstones included), optionally
+    row-locked, or read with the Patients whose compartment holds it (in the same statement:
+    an audited read names them in its AuditEvent)."""
+    if with_patients:
+        row = session.execute(
+            _READ_CURRENT_WITH_PATIENTS, {"res_type": res_type, "res_id": res_id}
+        ).first()
+        if row is None:
+            return None
+        *columns, facility, patients = row
+        found = frozenset(patients.split(_PATIENTS_SEPARATOR)) if patients else frozenset()
+        return StoredResource(*columns, facility=facility, patients=found)
     query = _READ_CURRENT_FOR_UPDATE if for_update else _READ_CURRENT
     row = session.execute(query, {"res_type": res_type, "res_id": res_id}).first()
     if row is None:

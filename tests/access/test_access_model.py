@@ -191,6 +191,15 @@ def test_a_search_audit_event_names_the_query_and_the_patients_returned(client, 
     assert patients == {f"Patient/{world['pa']}"}
 
 
+def test_a_read_audit_event_names_the_resource_and_the_patient_it_concerns(client, app, world):
+    """A read of a clinical resource is an access to its patient's data: the event names
+    both (the patient comes from the compartment, read in the same statement)."""
+    assert client.get(f"/fhir/Observation/{world['oa']}", headers=world["a"]).status_code == 200
+    event = _audit_events(app)[-1]
+    named = {e["what"]["reference"] for e in event["entity"] if "what" in e}
+    assert named == {f"Observation/{world['oa']}", f"Patient/{world['pa']}"}
+
+
 def test_a_write_that_rolls_back_leaves_no_audit_event(client, app, world):
     before = len(_audit_events(app))
     invalid = {**_observation(f"Patient/{world['pa']}"), "effectiveDateTime": "yesterday"}
