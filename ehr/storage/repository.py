@@ -77,7 +77,7 @@ _READ_CURRENT = select(*_CURRENT_COLUMNS).where(
 )
 _READ_CURRENT_FOR_UPDATE = _READ_CURRENT.with_for_update()
 _PATIENTS_SEPARATOR = " "
-"""Patient ids are ``[A-Za-z0-9\-\.]{1,64}``: a space never occurs in one."""
+"""FHIR ids are letters, digits, "-" and ".": a space never occurs in one."""
 _READ_CURRENT_WITH_PATIENTS = _READ_CURRENT.add_columns(
     select(func.aggregate_strings(_COMPARTMENT.c.patient_id, _PATIENTS_SEPARATOR))
     .where(_COMPARTMENT.c.rid == _RESOURCE.c.rid)
