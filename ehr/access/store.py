@@ -93,18 +93,22 @@ class GuardedStore:
         """Run ``query`` with the policy in its SQL (matches, chains and includes alike)."""
         self._catch_up_audit(_types_seen(query))
         page = run_search(
-            self.ctx.session, self.ctx.registry, query, visible=self.ctx.policy.visible
+            self.ctx.session,
+            self.ctx.registry,
+            query,
+            visible=self.ctx.policy.visible,
+            with_patients=audit,
         )
         if audit:
             from urllib.parse import urlencode
 
-            rids = tuple(row.rid for row in [*page.matches, *page.included])
+            rows = [*page.matches, *page.included]
             self.ctx.audit.note(
                 Access(
                     interaction,
                     query.resource_type,
                     query=urlencode(query.self_params()),
-                    rids=rids,
+                    patients=set().union(*(row.patients or () for row in rows)),
                 )
             )
         return page

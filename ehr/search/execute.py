@@ -32,6 +32,7 @@ from ehr.search.criteria_sql import RESOURCE, TABLES, Visibility, now_micros, se
 from ehr.search.cursor import encode_cursor
 from ehr.search.keyset import OrderKey, after, order_by, sort_expression
 from ehr.search.query_model import RESOURCE_COLUMN_PARAMS, Include, ParamRegistry, SearchQuery
+from ehr.storage.repository import patients_column, patients_from
 
 
 class ResourceRow(NamedTuple):
@@ -43,6 +44,8 @@ class ResourceRow(NamedTuple):
     version: int
     last_updated: int
     content: bytes | None
+    patients: frozenset[str] | None = None
+    """The Patients whose compartment holds it, where searched ``with_patients``."""
 
 
 @dataclass
@@ -69,11 +72,14 @@ def run_search(
     max_included: int = 1000,
     now_us: int | None = None,
     count_first_page: bool = True,
+    with_patients: bool = False,
 ) -> SearchPage:
     """One page of ``query`` (``page_size`` defaults to ``query.count``).
 
     ``visible`` is the request's access policy, applied to matches, chain targets and
     includes. ``count_first_page=False`` counts only when ``_total`` asks for it.
+    ``with_patients`` reads each row's ``patients`` in the same statements (an audited
+    search names them in its AuditEvent).
     ``registry`` is accepted for symmetry with ``parse_search``; the query is already
     resolved against it.
     """
@@ -83,8 +89,8 @@ def run_search(
     if query.summary == "count" or size == 0:
         wants_total = query.summary == "count" or query.total != "none"
         return SearchPage(total=_count(session, where) if wants_total else None)
-    rows, more = _page(session, query, where, size)
-    page = SearchPage(matches=[ResourceRow(*(row._mapping[c] for c in _COLUMNS)) for row in rows])
+    rows, more = _page(session, query, where, size, with_patients)
+    page = SearchPage(matches=[_resource_row(row, with_patients) for row in rows])
     _cursors(page, query, rows, more)
     first = query.cursor is None
     if query.total != "none":
@@ -92,9 +98,23 @@ def run_search(
             page.total = len(rows)
         elif query.total in ("accurate", "estimate") or (first and count_first_page):
             page.total = _count(session, where)
-    included = _included(session, query, page.matches, visible, max_included)
+    included = _included(session, query, page.matches, visible, max_included, with_patients)
     page.included, page.included_truncated = included
     return page
+
+
+def _columns(with_patients: bool) -> list[ColumnElement]:
+    """What a page selects of each ``resource`` row (``ResourceRow``'s fields)."""
+    columns: list[ColumnElement] = [RESOURCE.c[c] for c in _COLUMNS]
+    if with_patients:
+        columns.append(patients_column(RESOURCE).label("patients"))
+    return columns
+
+
+def _resource_row(row: Row, with_patients: bool) -> ResourceRow:
+    values = row._mapping
+    patients = patients_from(values["patients"]) if with_patients else None
+    return ResourceRow(*(values[c] for c in _COLUMNS), patients=patients)
 
 
 def _count(session: Session, where: ColumnElement[bool]) -> int:
@@ -102,14 +122,18 @@ def _count(session: Session, where: ColumnElement[bool]) -> int:
 
 
 def _page(
-    session: Session, query: SearchQuery, where: ColumnElement[bool], size: int
+    session: Session,
+    query: SearchQuery,
+    where: ColumnElement[bool],
+    size: int,
+    with_patients: bool,
 ) -> tuple[list[Row], bool]:
     """Up to ``size`` rows in sort order after/before the cursor, and whether more exist.
 
     Without ``_sort`` the rows are ordered by ``rid`` straight from the resource table;
     sort keys are computed in a subquery first (building one costs more than a lookup by
     identifier, so the common case goes without)."""
-    columns = [RESOURCE.c[c] for c in _COLUMNS]
+    columns = _columns(with_patients)
     if query.sort:
         labelled = [sort_expression(k, RESOURCE).label(f"k{i}") for i, k in enumerate(query.sort)]
         derived = select(*columns, *labelled).where(where).subquery("m")
@@ -174,6 +198,7 @@ def _included(
     matches: list[ResourceRow],
     visible: Visibility | None,
     limit: int,
+    with_patients: bool,
 ) -> tuple[list[ResourceRow], bool]:
     """The live resources that ``_include``/``_revinclude`` add to the page."""
     if not matches or not (query.includes or query.revincludes):
@@ -185,12 +210,12 @@ def _included(
     if visible is not None:
         conditions.append(visible(RESOURCE))
     statement = (
-        select(*(RESOURCE.c[c] for c in _COLUMNS))
+        select(*_columns(with_patients))
         .where(*conditions)
         .order_by(RESOURCE.c.rid)
         .limit(limit + 1)
     )
-    rows = [ResourceRow(*row) for row in session.execute(statement).all()]
+    rows = [_resource_row(row, with_patients) for row in session.execute(statement).all()]
     return rows[:limit], len(rows) > limit
 
 
