@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, FromClause, Select, Table, and_, false, or_, select, true
 
@@ -123,21 +124,30 @@ def criterion_clause(
     return resource.c.rid.not_in(rids) if criterion.modifier == "not" else resource.c.rid.in_(rids)
 
 
-def _owner(table: FromClause, param: ParamRef) -> list[ColumnElement[bool]]:
-    """The index rows of ``param`` on its resource types (leading columns of every index)."""
+@lru_cache(maxsize=4096)
+def _owner(table: FromClause, param: ParamRef) -> tuple[ColumnElement[bool], ...]:
+    """The index rows of ``param`` on its resource types (leading columns of every index).
+
+    Cached: the conditions hold no search value, SQLAlchemy expressions are immutable, and
+    building them was a sixth of an identifier search's CPU; the parameters are a finite
+    set (the registry's), times the few table aliases queries use."""
     conditions = [table.c.param == param.code]
     if len(param.resource_types) == 1:
         conditions.insert(0, table.c.res_type == param.resource_types[0])
     elif param.resource_types:
         conditions.insert(0, table.c.res_type.in_(param.resource_types))
-    return conditions
+    return tuple(conditions)
+
+
+_CHAIN_REF = TABLES["reference"].alias("chain_ref")
+_CHAIN_TARGET = RESOURCE.alias("chain_target")
+"""One pair for every chain (expressions are immutable), so ``_owner`` caches its rows."""
 
 
 def _chain_rids(criterion: Criterion, now: int, visible: Visibility | None) -> Select:
     """rids whose reference ``criterion.param`` points at a live resource meeting the chain."""
     assert criterion.chain is not None
-    ref = TABLES["reference"].alias("chain_ref")
-    target = RESOURCE.alias("chain_target")
+    ref, target = _CHAIN_REF, _CHAIN_TARGET
     joined = ref.join(
         target,
         and_(target.c.res_type == ref.c.target_type, target.c.res_id == ref.c.target_id),

@@ -23,6 +23,7 @@ Design (https://hl7.org/fhir/R4/search.html, "Paging"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Row, Select, and_, false, func, or_, select
@@ -103,11 +104,13 @@ def run_search(
     return page
 
 
-def _columns(with_patients: bool) -> list[ColumnElement]:
-    """What a page selects of each ``resource`` row (``ResourceRow``'s fields)."""
-    columns: list[ColumnElement] = [RESOURCE.c[c] for c in _COLUMNS]
+@lru_cache(maxsize=2)
+def _columns(with_patients: bool) -> tuple[ColumnElement, ...]:
+    """What a page selects of each ``resource`` row (``ResourceRow``'s fields); built once
+    (the patients subquery took a tenth of an identifier search's CPU to build)."""
+    columns = tuple(RESOURCE.c[c] for c in _COLUMNS)
     if with_patients:
-        columns.append(patients_column(RESOURCE).label("patients"))
+        return (*columns, patients_column(RESOURCE).label("patients"))
     return columns
 
 
