@@ -19,9 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ehr.audit.pending import forget_from_file, materialize, materialize_from_file
+from ehr.audit.pending import backlog, forget_from_file, materialize, materialize_from_file
 from ehr.db.audit_file import audit_file_of
 from ehr.db.unit_of_work import run_in_unit_of_work, unit_of_work
 
@@ -36,6 +37,16 @@ reads less: measured on SQLite under a read peak, 50 events with 2 ms pauses gav
 2,134-2,925 reads/s, 200 with 50 ms pauses 3,571/s (docs/benchmarks.md)."""
 BACKLOG_PAUSE_S = 0.05
 """Between batches while a backlog remains."""
+PEAK_PAUSE_S = 1.0
+"""Between batches while events arrive faster than the indexer stores them (a read peak):
+each commit of the indexer costs every worker its cache of the main file, so under a read
+peak an indexer that found idle CPU took a third of the reads away (SQLite, 2 cores:
+2,059-3,467 reads/s in runs of one code, depending on how much it indexed;
+docs/benchmarks.md). One batch a second keeps the backlog moving."""
+MAX_DEFERRED = 50_000
+"""The backlog at which the indexer stops yielding to a peak. An AuditEvent query first
+stores every pending event (``ehr.audit.pending.catch_up``, about 0.2 ms of CPU each), so
+this bounds its wait to about ten seconds however long a peak lasts."""
 NICENESS = 19
 """Where ``SCHED_IDLE`` is not available (not Linux): the lowest ordinary priority."""
 log = logging.getLogger("ehr.audit")
@@ -62,16 +73,43 @@ def index_once(services: Services) -> int:
     return stored + from_audit_file
 
 
+@dataclass
+class Pace:
+    """How long the indexer waits before its next batch, from what the last one found."""
+
+    interval_s: float
+    """When it has caught up: the configured polling interval."""
+    last_backlog: int | None = None
+
+    def pause_after(self, stored: int, backlog: int | None) -> float:
+        """The pause after a batch that stored ``stored`` events and left ``backlog``
+        (``None``: not measured)."""
+        last, self.last_backlog = self.last_backlog, backlog
+        if stored < BACKGROUND_BATCH:
+            return self.interval_s
+        if backlog is not None and last is not None and last < backlog < MAX_DEFERRED:
+            return PEAK_PAUSE_S
+        return BACKLOG_PAUSE_S
+
+
 def index_until(services: Services, interval_s: float, stop: threading.Event) -> None:
-    """Index every ``interval_s`` seconds, and almost without pause while a backlog
-    remains, until ``stop`` is set."""
+    """Index every ``interval_s`` seconds, almost without pause while a backlog remains,
+    and one batch a second while the backlog grows under a peak (``Pace``), until ``stop``
+    is set."""
+    pace = Pace(interval_s)
     while not stop.is_set():
         try:
             stored = index_once(services)
+            left = _backlog(services) if stored == BACKGROUND_BATCH else None
         except Exception as exc:  # the next round tries again; reads catch up anyway
             log.warning("audit indexing failed: %s", type(exc).__name__)
-            stored = 0
-        stop.wait(interval_s if stored < BACKGROUND_BATCH else BACKLOG_PAUSE_S)
+            stored, left = 0, None
+        stop.wait(pace.pause_after(stored, left))
+
+
+def _backlog(services: Services) -> int:
+    with services.engine.connect() as connection:
+        return backlog(connection)
 
 
 def run_only_when_idle() -> None:

@@ -25,7 +25,15 @@ from sqlalchemy import func, select
 
 from ehr.access.policy import AccessPolicy
 from ehr.audit.events import audit_event
-from ehr.audit.indexer import BACKGROUND_BATCH, index_once, index_until
+from ehr.audit.indexer import (
+    BACKGROUND_BATCH,
+    BACKLOG_PAUSE_S,
+    MAX_DEFERRED,
+    PEAK_PAUSE_S,
+    Pace,
+    index_once,
+    index_until,
+)
 from ehr.audit.pending import (
     BATCH,
     backlog,
@@ -407,3 +415,28 @@ def test_a_catch_up_that_waited_for_the_indexer_still_stores_everything_before_i
     waiting.join(timeout=30)
     assert caught_up.is_set()
     assert _counts(app) == (BATCH + 120, 0)
+
+
+@given(
+    rounds=st.lists(
+        st.tuples(st.integers(0, BACKGROUND_BATCH), st.integers(0, 2 * MAX_DEFERRED)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_indexer_yields_only_to_a_growing_backlog_below_the_cap(rounds):
+    """The pause after each batch: the polling interval once caught up; one batch a second
+    only while the backlog grew since the last full batch and is below ``MAX_DEFERRED``;
+    else straight on."""
+    pace, last = Pace(interval_s=0.5), None
+    for stored, left in rounds:
+        full = stored == BACKGROUND_BATCH
+        backlog = left if full else None
+        pause = pace.pause_after(stored, backlog)
+        if not full:
+            assert pause == 0.5
+        elif last is not None and last < left < MAX_DEFERRED:
+            assert pause == PEAK_PAUSE_S
+        else:
+            assert pause == BACKLOG_PAUSE_S
+        last = backlog
