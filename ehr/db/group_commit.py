@@ -110,7 +110,7 @@ def _run_unit(session: Session, work: Work) -> Outcome:
 
     A unit of an audit-only batch writes nothing before the batch's commit but the rows it
     buffers (``ehr.db.audit_file.defer``), so dropping those undoes it: no savepoint
-    (on PostgreSQL a savepoint and its release were two of a read's four round trips). A
+    (on PostgreSQL a savepoint and its release were two of a read's five round trips). A
     database error other than a refused SQLite lock may have ended the whole transaction
     (PostgreSQL refuses every statement after one fails): it gives up the batch, whose
     units then run alone (``run_batch``).
