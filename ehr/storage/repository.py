@@ -112,17 +112,15 @@ def read_current(
     row-locked, or read with the Patients whose compartment holds it (in the same statement:
     an audited read names them in its AuditEvent)."""
     if with_patients:
-        row = session.execute(
-            _READ_CURRENT_WITH_PATIENTS, {"res_type": res_type, "res_id": res_id}
-        ).first()
-        if row is None:
-            return None
-        *columns, facility, patients = row
-        return StoredResource(*columns, facility=facility, patients=patients_from(patients))
-    query = _READ_CURRENT_FOR_UPDATE if for_update else _READ_CURRENT
+        query = _READ_CURRENT_WITH_PATIENTS
+    else:
+        query = _READ_CURRENT_FOR_UPDATE if for_update else _READ_CURRENT
     row = session.execute(query, {"res_type": res_type, "res_id": res_id}).first()
     if row is None:
         return None
+    if with_patients:
+        *columns, facility, patients = row
+        return StoredResource(*columns, facility=facility, patients=patients_from(patients))
     *columns, facility = row
     return StoredResource(*columns, facility=facility)
 
