@@ -19,7 +19,8 @@ so no handler filters rows itself and ``_include``/``_revinclude``/chains cannot
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 from sqlalchemy import ColumnElement, FromClause, and_, exists, false, or_, select, true, union
 
@@ -27,6 +28,7 @@ from ehr.auth.principal import Principal
 from ehr.auth.scopes import allows
 from ehr.db.schema import CareRelationship, Compartment, PersonLink, Resource, SearchToken
 from ehr.errors import Forbidden
+from ehr.search.templates import SlottedVisibility, slot_value
 
 Visibility = Callable[[FromClause], ColumnElement[bool]]
 
@@ -145,6 +147,23 @@ class AccessPolicy:
                 or_(table.c.facility == self.facility, self._in_care_of_facility(table)),
             )
         return or_(not_person, own_audit, others)
+
+    @cached_property
+    def slotted_visibility(self) -> SlottedVisibility:
+        """``visible`` in the form a search statement can be built once per shape of
+        (``ehr.search.templates``): the caller's facility and identity are slots."""
+        values: dict[str, str] = {}
+        principal = self.principal
+        if principal is not None:
+            principal = Principal(
+                subject="",
+                role=principal.role,
+                facility=slot_value("vis_facility", principal.facility, values),
+                cccd=slot_value("vis_cccd", principal.cccd, values),
+                patient=slot_value("vis_patient", principal.patient, values),
+            )
+        shaped = replace(self, principal=principal, break_glass="yes" if self.break_glass else None)
+        return SlottedVisibility(self.visible, shaped.visible, key=shaped, values=values)
 
     def own_patient_ids(self):  # type: ignore[no-untyped-def]
         """Subquery: the Patient ids that are the signed-in patient (by national ID or launch)."""

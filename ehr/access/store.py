@@ -96,7 +96,7 @@ class GuardedStore:
             self.ctx.session,
             self.ctx.registry,
             query,
-            visible=self.ctx.policy.visible,
+            visible=self.ctx.policy.slotted_visibility,
             with_patients=audit,
         )
         if audit:

@@ -14,6 +14,9 @@ Design (https://hl7.org/fhir/R4/search.html, "Paging"):
   ``_summary=count`` and ``_count=0``, and by default on the first page only
   (``count_first_page``); later pages reached by cursor leave it out unless asked, since
   counting a national table on every page request is not cheap.
+- The page and count statements of a query whose values go into the SQL as they are (an
+  identifier, a reference, a code) are built once per query shape and reused with each
+  request's values (``ehr.search.templates``); other queries are built for themselves.
 - Includes are read for the page's matches only, in one query per direction kind,
   deduplicated against each other and the matches, capped at ``max_included``, and never
   counted in the total. ``visible`` (the request's access policy) filters matches,
@@ -22,17 +25,30 @@ Design (https://hl7.org/fhir/R4/search.html, "Paging"):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Row, Select, and_, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Result,
+    Row,
+    Select,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlmodel import Session
 
 from ehr.search.criteria_sql import RESOURCE, TABLES, Visibility, now_micros, search_clause
 from ehr.search.cursor import encode_cursor
 from ehr.search.keyset import OrderKey, after, order_by, sort_expression
 from ehr.search.query_model import RESOURCE_COLUMN_PARAMS, Include, ParamRegistry, SearchQuery
+from ehr.search.templates import SlottedVisibility, slotted, template
 from ehr.storage.repository import patients_column, patients_from
 
 
@@ -86,7 +102,7 @@ def run_search(
     """
     size = query.count if page_size is None else max(0, page_size)
     now = now_micros() if now_us is None else now_us
-    where = search_clause(query, RESOURCE, now_us=now, visible=visible)
+    where = _Where(query, visible, now)
     if query.summary == "count" or size == 0:
         wants_total = query.summary == "count" or query.total != "none"
         return SearchPage(total=_count(session, where) if wants_total else None)
@@ -102,6 +118,46 @@ def run_search(
     included = _included(session, query, page.matches, visible, max_included, with_patients)
     page.included, page.included_truncated = included
     return page
+
+
+class _Where:
+    """A search's condition, and the statements around it: built from a template of the
+    query's shape when it has one (``ehr.search.templates``), else for this query alone."""
+
+    def __init__(self, query: SearchQuery, visible: Visibility | None, now: int) -> None:
+        self.query, self.visible, self.now = query, visible, now
+        self.clause: ColumnElement[bool] | None = None
+        self.slotted = slotted(query)
+        if visible is None:
+            self.shape_key: Hashable = None
+            self.shaped_visible: Visibility | None = None
+        elif isinstance(visible, SlottedVisibility):
+            self.shape_key, self.shaped_visible = visible.key, visible.slotted
+        else:
+            self.slotted = None  # a policy that cannot be built once: build it all here
+
+    def execute(
+        self,
+        session: Session,
+        kind: Hashable,
+        build: Callable[[ColumnElement[bool]], Executable],
+    ) -> Result:
+        """Run ``build(condition)``; ``kind`` names what ``build`` makes, for the template."""
+        if self.slotted is None:
+            if self.clause is None:  # built once for the page and the count
+                self.clause = search_clause(
+                    self.query, RESOURCE, now_us=self.now, visible=self.visible
+                )
+            return session.execute(build(self.clause))
+        shaped, visible = self.slotted.query, self.shaped_visible
+        found = template(
+            (kind, self.slotted.shape, self.shape_key),
+            lambda: build(search_clause(shaped, RESOURCE, now_us=self.now, visible=visible)),
+        )
+        values = dict(self.slotted.values)
+        if isinstance(self.visible, SlottedVisibility):
+            values.update(self.visible.values)
+        return session.execute(found.statement, found.params(values))
 
 
 @lru_cache(maxsize=2)
@@ -120,14 +176,17 @@ def _resource_row(row: Row, with_patients: bool) -> ResourceRow:
     return ResourceRow(*(values[c] for c in _COLUMNS), patients=patients)
 
 
-def _count(session: Session, where: ColumnElement[bool]) -> int:
-    return session.execute(select(func.count()).select_from(RESOURCE).where(where)).scalar_one()
+def _count(session: Session, where: _Where) -> int:
+    def build(condition: ColumnElement[bool]) -> Executable:
+        return select(func.count()).select_from(RESOURCE).where(condition)
+
+    return where.execute(session, "count", build).scalar_one()
 
 
 def _page(
     session: Session,
     query: SearchQuery,
-    where: ColumnElement[bool],
+    where: _Where,
     size: int,
     with_patients: bool,
 ) -> tuple[list[Row], bool]:
@@ -136,30 +195,36 @@ def _page(
     Without ``_sort`` the rows are ordered by ``rid`` straight from the resource table;
     sort keys are computed in a subquery first (building one costs more than a lookup by
     identifier, so the common case goes without)."""
-    columns = _columns(with_patients)
-    if query.sort:
-        labelled = [sort_expression(k, RESOURCE).label(f"k{i}") for i, k in enumerate(query.sort)]
-        derived = select(*columns, *labelled).where(where).subquery("m")
-        keys = [
-            OrderKey(
-                derived.c[f"k{i}"],
-                k.descending,
-                nullable=k.param.code not in RESOURCE_COLUMN_PARAMS,
-            )
-            for i, k in enumerate(query.sort)
-        ]
-        keys.append(OrderKey(derived.c.rid, nullable=False))
-        statement = select(derived)
-    else:
-        keys = [OrderKey(RESOURCE.c.rid, nullable=False)]
-        statement = select(*columns).where(where)
     cursor = query.cursor
-    if cursor is not None and cursor.backward:
-        keys = [key.reversed() for key in keys]
-    statement = statement.order_by(*order_by(keys)).limit(size + 1)
-    if cursor is not None:
-        statement = statement.where(after(keys, [*cursor.keys, cursor.rid]))
-    rows = list(session.execute(statement).all())
+
+    def build(condition: ColumnElement[bool]) -> Executable:
+        columns = _columns(with_patients)
+        if query.sort:
+            labelled = [
+                sort_expression(k, RESOURCE).label(f"k{i}") for i, k in enumerate(query.sort)
+            ]
+            derived = select(*columns, *labelled).where(condition).subquery("m")
+            keys = [
+                OrderKey(
+                    derived.c[f"k{i}"],
+                    k.descending,
+                    nullable=k.param.code not in RESOURCE_COLUMN_PARAMS,
+                )
+                for i, k in enumerate(query.sort)
+            ]
+            keys.append(OrderKey(derived.c.rid, nullable=False))
+            statement = select(derived)
+        else:
+            keys = [OrderKey(RESOURCE.c.rid, nullable=False)]
+            statement = select(*columns).where(condition)
+        if cursor is not None and cursor.backward:
+            keys = [key.reversed() for key in keys]
+        statement = statement.order_by(*order_by(keys)).limit(size + 1)
+        if cursor is not None:
+            statement = statement.where(after(keys, [*cursor.keys, cursor.rid]))
+        return statement
+
+    rows = list(where.execute(session, ("page", size, with_patients), build).all())
     more = len(rows) > size
     rows = rows[:size]
     if cursor is not None and cursor.backward:
