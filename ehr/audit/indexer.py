@@ -1,17 +1,18 @@
 """The audit indexer: stores pending AuditEvents as resources, a batch at a time, in a
-process of its own that runs only when the CPU is otherwise idle.
+process of its own at the lowest CPU priority.
 
 Reads that could see AuditEvents catch up first anyway (``ehr.audit.pending``); this keeps
 the backlog small, so that such a read rarely has much to do. It is a process of its own
 (``ehr serve`` starts it beside the workers) with the lowest CPU priority
-(``run_only_when_idle``): indexing is CPU-bound Python, and as a thread of a worker it
+(``run_at_lowest_priority``): indexing is CPU-bound Python, and as a thread of a worker it
 held that worker's interpreter lock while requests waited (measured on SQLite: p99 of
 reads 141-498 ms as threads). Under a peak the backlog grows; it is worked off when
 requests leave the CPU to it. On PostgreSQL several indexers would take disjoint rows
 (``SKIP LOCKED``); on SQLite a batch takes its turn with every other writer of the main
 file (``ehr.db.writer_queue``) and is kept short, since it holds that file's write lock
 while it runs; audited reads, which write only the audit file (``ehr.db.audit_file``), do
-not wait for it.
+not wait for it, except while it deletes what it stored from that file (``FileCursor``:
+a few thousand rows at a time).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ehr.audit.pending import backlog, forget_from_file, materialize, materialize_from_file
 from ehr.db.audit_file import audit_file_of
+from ehr.db.engine import checkpoint
 from ehr.db.unit_of_work import run_in_unit_of_work, unit_of_work
 
 if TYPE_CHECKING:
@@ -48,12 +50,32 @@ MAX_DEFERRED = 50_000
 stores every pending event (``ehr.audit.pending.catch_up``, about 0.2 ms of CPU each), so
 this bounds its wait to about ten seconds however long a peak lasts."""
 NICENESS = 19
-"""Where ``SCHED_IDLE`` is not available (not Linux): the lowest ordinary priority."""
+"""The indexer's CPU priority: the lowest ordinary one (``run_at_lowest_priority``)."""
 log = logging.getLogger("ehr.audit")
 
 
-def index_once(services: Services) -> int:
-    """Store one batch of pending events (of each table); how many."""
+@dataclass
+class FileCursor:
+    """Where the indexer is in the audit file: rows up to ``after`` are stored as resources,
+    and ``done`` are the rows still to delete from the file.
+
+    Deleting is an audit-only unit of its own, which takes the audit file's write turn that
+    every group commit of reads needs; the indexer does it for ``FORGET_EVERY`` rows at
+    once, not after every batch. A row stored but not yet deleted (the indexer stopped in
+    between) is read again by the next indexer and skipped as stored."""
+
+    after: int = 0
+    done: list[int] = field(default_factory=list)
+
+
+FORGET_EVERY = 2_000
+"""Rows of the audit file deleted together (in one turn on its write lock)."""
+
+
+def index_once(services: Services, cursor: FileCursor | None = None) -> int:
+    """Store one batch of pending events (of each table); how many.
+
+    Without a ``cursor`` the audit file's rows just stored are deleted at once."""
     engine = services.engine
 
     def work(session):  # type: ignore[no-untyped-def]
@@ -62,15 +84,25 @@ def index_once(services: Services) -> int:
     stored = run_in_unit_of_work(engine, work)
     if audit_file_of(engine) is None:
         return stored
+    at = cursor if cursor is not None else FileCursor()
 
     def from_file(session):  # type: ignore[no-untyped-def]
-        return materialize_from_file(session, services, limit=BACKGROUND_BATCH)
+        return materialize_from_file(session, services, after=at.after, limit=BACKGROUND_BATCH)
 
     seqs, from_audit_file = run_in_unit_of_work(engine, from_file)
-    if seqs:  # now stored as resources (committed): off the audit file with them
-        with unit_of_work(engine, audit_only=True) as session:
-            forget_from_file(session, seqs)
+    if seqs:  # now stored as resources (committed): off the audit file with them, in time
+        at.after = seqs[-1]
+        at.done += seqs
+    if at.done and (cursor is None or len(at.done) >= FORGET_EVERY or not seqs):
+        forget(services, at)
     return stored + from_audit_file
+
+
+def forget(services: Services, cursor: FileCursor) -> None:
+    """Delete the rows ``cursor`` has stored from the audit file."""
+    with unit_of_work(services.engine, audit_only=True) as session:
+        forget_from_file(session, cursor.done)
+    cursor.done = []
 
 
 @dataclass
@@ -95,15 +127,16 @@ class Pace:
 def index_until(services: Services, interval_s: float, stop: threading.Event) -> None:
     """Index every ``interval_s`` seconds, almost without pause while a backlog remains,
     and one batch a second while the backlog grows under a peak (``Pace``), until ``stop``
-    is set."""
-    pace = Pace(interval_s)
+    is set; after each batch, checkpoint SQLite's write-ahead logs."""
+    pace, cursor = Pace(interval_s), FileCursor()
     while not stop.is_set():
         try:
-            stored = index_once(services)
+            stored = index_once(services, cursor)
             left = _backlog(services) if stored == BACKGROUND_BATCH else None
+            checkpoint(services.engine)  # here, not in a request (WAL_AUTOCHECKPOINT_PAGES)
         except Exception as exc:  # the next round tries again; reads catch up anyway
             log.warning("audit indexing failed: %s", type(exc).__name__)
-            stored, left = 0, None
+            stored, left, cursor = 0, None, FileCursor()  # start again from the file's head
         stop.wait(pace.pause_after(stored, left))
 
 
@@ -112,17 +145,17 @@ def _backlog(services: Services) -> int:
         return backlog(connection)
 
 
-def run_only_when_idle() -> None:
-    """Give this process the CPU only when nothing else wants it (Linux ``SCHED_IDLE``).
+def run_at_lowest_priority() -> None:
+    """Give this process the lowest ordinary CPU priority (nice 19).
 
-    Measured on SQLite (100,000 Patients, 2 workers, 2 cores): with the indexer at nice 10
-    the workers served 2,925 reads/s (p99 106 ms), with no indexer 3,826/s (p99 15 ms);
-    a niced process still takes a tenth of a busy core. Indexing is what can wait: every
-    event is already stored, and reads that could see events catch up first."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        os.nice(NICENESS)
+    Not ``SCHED_IDLE``, which it was: a process that runs only on idle CPU can be left
+    without any for as long as the workers keep both cores busy, and when that happens
+    while it holds a write turn (the audit file's, every group commit of reads waits for
+    it) the reads wait with it. Measured on SQLite under a read peak (100,000 Patients,
+    2 workers, 2 cores; docs/benchmarks.md): identifier searches at p99 58-63 ms with
+    ``SCHED_IDLE``, 25-33 ms at nice 19. Its share of a busy CPU is bounded by ``Pace``
+    (one batch a second under a peak), not by the scheduler."""
+    os.nice(NICENESS - os.nice(0))
 
 
 def run_indexer_process() -> None:
@@ -130,7 +163,7 @@ def run_indexer_process() -> None:
     from ehr.api.app import build_services
     from ehr.config import get_settings
 
-    run_only_when_idle()
+    run_at_lowest_priority()
     settings = get_settings()
     stop = threading.Event()
     parent = os.getppid()
