@@ -30,6 +30,8 @@ ordinary write unit, after the batch.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,12 +75,33 @@ def run_batch(engine: Engine, works: list[Work]) -> list[Outcome]:
     try:
         with unit_of_work(engine, audit_only=True) as session:
             outcomes = [_run_unit(session, work) for work in works]
-    except Exception:
+    except Exception as exc:
+        _note_given_up(exc)
         return [run_alone(engine, work) for work in works]
     return [
         run_alone(engine, work) if _needs_write_unit(outcome.error) else outcome
         for work, outcome in zip(works, outcomes, strict=True)
     ]
+
+
+log = logging.getLogger("ehr.db")
+WARN_EVERY_S = 60.0
+_last_warning = [float("-inf")]
+
+
+def _note_given_up(exc: Exception) -> None:
+    """Say (at most once a minute) that batches are being given up: the reads are still
+    answered, each by a unit of its own, but at a fraction of the rate, and the cause
+    (seen: an ``-audit`` file restored without its write-ahead log, "malformed") is the
+    operator's to fix. The message names the error's type only, never data."""
+    now = time.monotonic()
+    if now - _last_warning[0] >= WARN_EVERY_S:
+        _last_warning[0] = now
+        log.warning(
+            "group commit: a batch of reads failed (%s: %s); its reads run one by one",
+            type(exc).__name__,
+            str(getattr(exc, "orig", "")).splitlines()[0][:80] if hasattr(exc, "orig") else "",
+        )
 
 
 SQLITE_BUSY = 5

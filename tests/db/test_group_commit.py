@@ -20,6 +20,7 @@ from sqlalchemy.engine import RootTransaction
 from sqlalchemy.exc import DBAPIError
 
 import ehr.api.fhir_routes as fhir_routes
+import ehr.db.group_commit as group_commit
 from ehr.audit.pending import log_row
 from ehr.db import audit_file
 from ehr.db.group_commit import GroupCommit, run_batch
@@ -106,7 +107,7 @@ def test_any_mix_of_units_stores_exactly_the_audit_rows_of_those_that_returned(e
     assert {o.value for o in outcomes if o.error is None} == kept
 
 
-def test_a_batch_that_cannot_commit_runs_every_unit_alone(engine, monkeypatch):
+def test_a_batch_that_cannot_commit_runs_every_unit_alone(engine, monkeypatch, caplog):
     real = RootTransaction.commit
     failures = [1]
 
@@ -117,11 +118,27 @@ def test_a_batch_that_cannot_commit_runs_every_unit_alone(engine, monkeypatch):
         return real(self)
 
     monkeypatch.setattr(RootTransaction, "commit", commit_fails_once)
+    monkeypatch.setattr(group_commit, "_last_warning", [float("-inf")])
     works = [_unit(f"alone-{i}", "returns") for i in range(3)] + [_unit("alone-x", "raises")]
-    outcomes = run_batch(engine, works)
+    with caplog.at_level("WARNING", logger="ehr.db"):
+        outcomes = run_batch(engine, works)
     assert [o.value for o in outcomes[:3]] == ["alone-0", "alone-1", "alone-2"]
     assert isinstance(outcomes[3].error, ValueError)
     assert _stored(engine, "alone-%") == {"alone-0", "alone-1", "alone-2"}
+    warned = [r.getMessage() for r in caplog.records if r.name == "ehr.db"]
+    assert len(warned) == 1 and "DBAPIError" in warned[0] and "refused" in warned[0]
+    assert "alone-" not in warned[0]  # the error, never the data
+
+
+def test_batches_given_up_are_reported_at_most_once_a_minute(caplog, monkeypatch):
+    monkeypatch.setattr(group_commit, "_last_warning", [float("-inf")])
+    with caplog.at_level("WARNING", logger="ehr.db"):
+        for _ in range(5):
+            group_commit._note_given_up(DBAPIError("x", None, Exception("malformed\nmore")))
+    messages = [r.getMessage() for r in caplog.records if r.name == "ehr.db"]
+    assert messages == [
+        "group commit: a batch of reads failed (DBAPIError: malformed); its reads run one by one"
+    ]
 
 
 def test_units_that_arrive_while_a_batch_runs_share_the_next_one(engine):
