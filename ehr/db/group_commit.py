@@ -97,10 +97,11 @@ def _note_given_up(exc: Exception) -> None:
     now = time.monotonic()
     if now - _last_warning[0] >= WARN_EVERY_S:
         _last_warning[0] = now
+        first_line = (str(getattr(exc, "orig", "")).splitlines() or [""])[0][:80]
         log.warning(
             "group commit: a batch of reads failed (%s: %s); its reads run one by one",
             type(exc).__name__,
-            str(getattr(exc, "orig", "")).splitlines()[0][:80] if hasattr(exc, "orig") else "",
+            first_line,
         )
 
 

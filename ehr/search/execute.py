@@ -48,7 +48,7 @@ from ehr.search.criteria_sql import RESOURCE, TABLES, Visibility, now_micros, se
 from ehr.search.cursor import encode_cursor
 from ehr.search.keyset import OrderKey, after, order_by, sort_expression
 from ehr.search.query_model import RESOURCE_COLUMN_PARAMS, Include, ParamRegistry, SearchQuery
-from ehr.search.templates import SlottedVisibility, slotted, template
+from ehr.search.templates import Slotted, SlottedVisibility, slotted, template
 from ehr.storage.repository import patients_column, patients_from
 
 
@@ -127,14 +127,13 @@ class _Where:
     def __init__(self, query: SearchQuery, visible: Visibility | None, now: int) -> None:
         self.query, self.visible, self.now = query, visible, now
         self.clause: ColumnElement[bool] | None = None
-        self.slotted = slotted(query)
-        if visible is None:
-            self.shape_key: Hashable = None
-            self.shaped_visible: Visibility | None = None
-        elif isinstance(visible, SlottedVisibility):
+        self.slotted: Slotted | None = None  # a policy that cannot be built once: none
+        self.shape_key: Hashable = None
+        self.shaped_visible: Visibility | None = None
+        if isinstance(visible, SlottedVisibility):
             self.shape_key, self.shaped_visible = visible.key, visible.slotted
-        else:
-            self.slotted = None  # a policy that cannot be built once: build it all here
+        if visible is None or isinstance(visible, SlottedVisibility):
+            self.slotted = slotted(query)
 
     def execute(
         self,

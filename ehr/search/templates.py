@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import BindParameter, ClauseElement, bindparam
 from sqlalchemy.sql.visitors import replacement_traverse
 
+from ehr.search.criteria_sql import Visibility
 from ehr.search.query_model import (
     Criterion,
     MissingQ,
@@ -36,8 +37,6 @@ from ehr.search.query_model import (
     TokenQ,
     UriQ,
 )
-
-Visibility = Callable[[Any], Any]
 
 
 class Slot(str):

@@ -136,6 +136,11 @@ def test_batches_given_up_are_reported_at_most_once_a_minute(caplog, monkeypatch
         for _ in range(5):
             group_commit._note_given_up(DBAPIError("x", None, Exception("malformed\nmore")))
     messages = [r.getMessage() for r in caplog.records if r.name == "ehr.db"]
+    assert len(messages) == 1
+    group_commit._last_warning[0] = float("-inf")
+    with caplog.at_level("WARNING", logger="ehr.db"):  # an error without a message
+        group_commit._note_given_up(DBAPIError("x", None, Exception()))
+    assert caplog.records[-1].getMessage().startswith("group commit: a batch of reads failed")
     assert messages == [
         "group commit: a batch of reads failed (DBAPIError: malformed); its reads run one by one"
     ]
