@@ -18,7 +18,6 @@ so no handler filters rows itself and ``_include``/``_revinclude``/chains cannot
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -29,8 +28,6 @@ from ehr.auth.scopes import allows
 from ehr.db.schema import CareRelationship, Compartment, PersonLink, Resource, SearchToken
 from ehr.errors import Forbidden
 from ehr.search.templates import SlottedVisibility, slot_value
-
-Visibility = Callable[[FromClause], ColumnElement[bool]]
 
 INTERACTION_PERMISSION = {
     "read": "r",

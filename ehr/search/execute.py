@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -130,10 +130,14 @@ class _Where:
         self.slotted: Slotted | None = None  # a policy that cannot be built once: none
         self.shape_key: Hashable = None
         self.shaped_visible: Visibility | None = None
+        self.values: dict[str, Any] = {}
         if isinstance(visible, SlottedVisibility):
             self.shape_key, self.shaped_visible = visible.key, visible.slotted
+            self.values.update(visible.values)
         if visible is None or isinstance(visible, SlottedVisibility):
             self.slotted = slotted(query)
+            if self.slotted is not None:
+                self.values.update(self.slotted.values)
 
     def execute(
         self,
@@ -153,10 +157,7 @@ class _Where:
             (kind, self.slotted.shape, self.shape_key),
             lambda: build(search_clause(shaped, RESOURCE, now_us=self.now, visible=visible)),
         )
-        values = dict(self.slotted.values)
-        if isinstance(self.visible, SlottedVisibility):
-            values.update(self.visible.values)
-        return session.execute(found.statement, found.params(values))
+        return session.execute(found.statement, found.params(self.values))
 
 
 @lru_cache(maxsize=2)
