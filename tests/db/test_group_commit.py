@@ -147,7 +147,9 @@ def test_batches_given_up_are_reported_at_most_once_a_minute(caplog, monkeypatch
 
 
 def test_units_that_arrive_while_a_batch_runs_share_the_next_one(engine):
-    group = GroupCommit(engine, CapacityLimiter(4), concurrent=1)
+    """One batch at a time by default, on both databases, whatever threads the limiter has:
+    the twenty units queued behind a running batch all share the next one."""
+    group = GroupCommit(engine, CapacityLimiter(4))
 
     def slow_first(session):  # type: ignore[no-untyped-def]
         time.sleep(0.05)
