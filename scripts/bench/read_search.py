@@ -40,11 +40,13 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -117,6 +119,9 @@ class Result:
     audit_lag: float | None = None
     """AuditEvents per second the indexer fell behind while measuring (``audit_pending``
     grew by this much); ``None`` for code without the pending table."""
+    split: str = ""
+    """The load's connections per worker process while measuring, most first ("9/7");
+    empty where ``ss`` could not tell."""
 
     @property
     def rps(self) -> float:
@@ -239,6 +244,38 @@ def wait_quiet(max_seconds: float, threshold: float = 0.15) -> float:
         if (machine_busy_seconds() - before) / cpus < threshold:
             break
     return time.monotonic() - started
+
+
+def connection_split(port: int) -> str:
+    """How the established connections to ``port`` are spread over the server's processes,
+    most first ("9/7"), from ``ss`` (iproute2); empty without it. uvicorn's workers accept
+    from one socket, and connections opened together often land on one worker and stay
+    there: the split explains much of the spread between runs (docs/benchmarks.md)."""
+    if shutil.which("ss") is None:
+        return ""
+    filter_ = f"( sport = :{port} )"
+    command = ["ss", "-Htnp", "state", "established", filter_]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+    counts = Counter(re.findall(r"pid=(\d+)", done.stdout))
+    return "/".join(str(n) for n in sorted(counts.values(), reverse=True))
+
+
+class SplitSample:
+    """``connection_split`` taken once, a few seconds into a measured load."""
+
+    def __init__(self, port: int, after_s: float) -> None:
+        self.split = ""
+        self._timer = threading.Timer(after_s, self._take, args=(port,))
+
+    def _take(self, port: int) -> None:
+        self.split = connection_split(port)
+
+    def __enter__(self) -> SplitSample:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
 
 
 class ForeignLoad:
@@ -557,7 +594,7 @@ def bench_one(
             load(name, args.warmup)
             print(f"[{label}] {name}: measuring {args.duration} s", file=sys.stderr)
             pending_before = pending_audit(url)
-            with ForeignLoad(server) as foreign:
+            with ForeignLoad(server) as foreign, SplitSample(args.port, 3) as split:
                 raw = load(name, args.duration)
             pending_after = pending_audit(url)
             seconds = raw["duration_us"] / 1e6
@@ -579,6 +616,7 @@ def bench_one(
                 foreign=foreign.share,
                 server_cpu_ms=1000 * foreign.server_cpu / max(1, raw["requests"]),
                 audit_lag=lag,
+                split=split.split,
             )
             print(
                 f"[{label}] {name}: {result.rps:,.0f}/s p50 {result.p50_ms:.2f} ms "
@@ -626,8 +664,8 @@ def markdown(results: list[Result]) -> str:
     lines = [
         "| Database | Interaction | Requests/s | p50 (ms) | p99 (ms) | Errors "
         "| Server CPU/request (ms) | Other load | Audit indexing behind (events/s) "
-        "| Target | Met |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| Connections per worker | Target | Met |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in results:
         rps_target, p99_target = TARGETS[r.interaction]
@@ -635,7 +673,7 @@ def markdown(results: list[Result]) -> str:
         lines.append(
             f"| {r.label} | {LABELS[r.interaction]} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
             f"{r.p99_ms:.2f} | {r.errors} | {r.server_cpu_ms:.2f} | {100 * r.foreign:.0f}% | "
-            f"{'n/a' if r.audit_lag is None else f'{r.audit_lag:,.0f}'} | "
+            f"{'n/a' if r.audit_lag is None else f'{r.audit_lag:,.0f}'} | {r.split or 'n/a'} | "
             f">= {rps_target:,.0f}/s, p99 < {p99_target:.0f} ms "
             f"| {'yes' if met else 'no'} |"
         )
