@@ -51,6 +51,16 @@ Work = Callable[[Session], Any]
 
 MAX_BATCH = 32
 """Units in one transaction at most: a longer batch makes its first units wait longer."""
+BATCHES_AT_ONCE = 1
+"""Batches a worker runs at once, on SQLite and PostgreSQL alike: a second batch thread
+takes turns on the interpreter lock with the first and with the event loop, and those
+hand-offs cost more than overlapping one batch's database waits with another's work gains.
+On SQLite two batches per worker served 1,437 instead of 3,571 reads/s; on PostgreSQL
+(two single-worker servers with 8 connections each, 100,000 Patients) four batches at once
+served 1,614 reads/s at p99 87-106 ms and 1,288 searches/s at p99 116-170 ms, two 1,437
+searches/s at p99 49-58 ms, one 2,092 reads/s at p99 24 ms and 1,631 searches/s at p99
+30-33 ms (docs/benchmarks.md). One at a time, batches are larger and more reads share
+each COMMIT and its round trips."""
 
 
 @dataclass
@@ -151,22 +161,13 @@ def _run_unit(session: Session, work: Work) -> Outcome:
 class GroupCommit:
     """The batches of one engine in one event loop (a worker process serves one loop).
 
-    ``run`` queues a unit and waits for the batch it lands in. One batch runs at a time
-    (``concurrent``), on SQLite and PostgreSQL alike: a second batch thread takes turns on
-    the interpreter lock with the first and with the event loop, and those hand-offs cost
-    more than the overlap of one batch's database waits with another's work gains. On
-    SQLite two batches per worker served 1,437 instead of 3,571 reads/s; on PostgreSQL
-    (two single-worker servers with 8 connections each, 100,000 Patients) four batches at
-    once served 1,614 reads/s at p99 87-106 ms and 1,288 searches/s at p99 116-170 ms, one
-    at a time 2,092 reads/s at p99 24 ms and 1,631 searches/s at p99 30-33 ms, and two
-    1,437 searches/s at p99 49-58 ms (docs/benchmarks.md). The batches are larger, so the
-    COMMIT and its round trips are shared by more reads.
+    ``run`` queues a unit and waits for the batch it lands in; ``BATCHES_AT_ONCE`` run at
+    once.
     """
 
-    def __init__(self, engine: Engine, limiter: CapacityLimiter, *, concurrent: int = 1) -> None:
+    def __init__(self, engine: Engine, limiter: CapacityLimiter) -> None:
         self._engine = engine
         self._limiter = limiter
-        self._concurrent = concurrent
         self._waiting: deque[tuple[Work, asyncio.Future[Outcome]]] = deque()
         self._running = 0
         self.batches = 0
@@ -181,7 +182,7 @@ class GroupCommit:
         return outcome.result()
 
     def _start(self) -> None:
-        while self._waiting and self._running < self._concurrent:
+        while self._waiting and self._running < BATCHES_AT_ONCE:
             batch = [self._waiting.popleft() for _ in range(min(MAX_BATCH, len(self._waiting)))]
             self._running += 1
             self.batches += 1

@@ -147,8 +147,8 @@ def test_batches_given_up_are_reported_at_most_once_a_minute(caplog, monkeypatch
 
 
 def test_units_that_arrive_while_a_batch_runs_share_the_next_one(engine):
-    """One batch at a time by default, on both databases, whatever threads the limiter has:
-    the twenty units queued behind a running batch all share the next one."""
+    """One batch at a time (``BATCHES_AT_ONCE``) on both databases, whatever threads the
+    limiter has: the twenty units queued behind a running batch all share the next one."""
     group = GroupCommit(engine, CapacityLimiter(4))
 
     def slow_first(session):  # type: ignore[no-untyped-def]
