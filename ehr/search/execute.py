@@ -25,16 +25,13 @@ Design (https://hl7.org/fhir/R4/search.html, "Paging"):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
-    Executable,
-    Result,
-    Row,
     Select,
     and_,
     false,
@@ -139,25 +136,30 @@ class _Where:
             if self.slotted is not None:
                 self.values.update(self.slotted.values)
 
-    def execute(
+    def rows(
         self,
         session: Session,
         kind: Hashable,
-        build: Callable[[ColumnElement[bool]], Executable],
-    ) -> Result:
-        """Run ``build(condition)``; ``kind`` names what ``build`` makes, for the template."""
+        build: Callable[[ColumnElement[bool]], Select],
+    ) -> list[Mapping[str, Any]]:
+        """The rows of ``build(condition)`` by column name; ``kind`` names what ``build``
+        makes, for the template."""
         if self.slotted is None:
             if self.clause is None:  # built once for the page and the count
                 self.clause = search_clause(
                     self.query, RESOURCE, now_us=self.now, visible=self.visible
                 )
-            return session.execute(build(self.clause))
+            return [row._mapping for row in session.execute(build(self.clause))]
         shaped, visible = self.slotted.query, self.shaped_visible
         found = template(
             (kind, self.slotted.shape, self.shape_key),
             lambda: build(search_clause(shaped, RESOURCE, now_us=self.now, visible=visible)),
         )
-        return session.execute(found.statement, found.params(self.values))
+        params = found.params(self.values)
+        if found.driver is None:
+            return [row._mapping for row in session.execute(found.statement, params)]
+        keys = found.driver.keys
+        return [dict(zip(keys, row, strict=True)) for row in found.driver.rows(session, params)]
 
 
 @lru_cache(maxsize=2)
@@ -170,17 +172,16 @@ def _columns(with_patients: bool) -> tuple[ColumnElement, ...]:
     return columns
 
 
-def _resource_row(row: Row, with_patients: bool) -> ResourceRow:
-    values = row._mapping
+def _resource_row(values: Mapping[str, Any], with_patients: bool) -> ResourceRow:
     patients = patients_from(values["patients"]) if with_patients else None
     return ResourceRow(*(values[c] for c in _COLUMNS), patients=patients)
 
 
 def _count(session: Session, where: _Where) -> int:
-    def build(condition: ColumnElement[bool]) -> Executable:
-        return select(func.count()).select_from(RESOURCE).where(condition)
+    def build(condition: ColumnElement[bool]) -> Select:
+        return select(func.count().label("total")).select_from(RESOURCE).where(condition)
 
-    return where.execute(session, "count", build).scalar_one()
+    return int(where.rows(session, "count", build)[0]["total"])
 
 
 def _page(
@@ -189,7 +190,7 @@ def _page(
     where: _Where,
     size: int,
     with_patients: bool,
-) -> tuple[list[Row], bool]:
+) -> tuple[list[Mapping[str, Any]], bool]:
     """Up to ``size`` rows in sort order after/before the cursor, and whether more exist.
 
     Without ``_sort`` the rows are ordered by ``rid`` straight from the resource table;
@@ -197,7 +198,7 @@ def _page(
     identifier, so the common case goes without)."""
     cursor = query.cursor
 
-    def build(condition: ColumnElement[bool]) -> Executable:
+    def build(condition: ColumnElement[bool]) -> Select:
         columns = _columns(with_patients)
         if query.sort:
             labelled = [
@@ -224,7 +225,7 @@ def _page(
             statement = statement.where(after(keys, [*cursor.keys, cursor.rid]))
         return statement
 
-    rows = list(where.execute(session, ("page", size, with_patients), build).all())
+    rows = where.rows(session, ("page", size, with_patients), build)
     more = len(rows) > size
     rows = rows[:size]
     if cursor is not None and cursor.backward:
@@ -232,13 +233,15 @@ def _page(
     return rows, more
 
 
-def _cursors(page: SearchPage, query: SearchQuery, rows: list[Row], more: bool) -> None:
+def _cursors(
+    page: SearchPage, query: SearchQuery, rows: list[Mapping[str, Any]], more: bool
+) -> None:
     """Fill ``next_cursor``/``prev_cursor``: from the edge rows, or the old boundary."""
     signature = query.sort_signature()
 
-    def token(row: Row, backward: bool) -> str:
-        keys = tuple(row._mapping[f"k{i}"] for i in range(len(query.sort)))
-        return encode_cursor(signature, backward, keys, row._mapping["rid"])
+    def token(row: Mapping[str, Any], backward: bool) -> str:
+        keys = tuple(row[f"k{i}"] for i in range(len(query.sort)))
+        return encode_cursor(signature, backward, keys, row["rid"])
 
     cursor = query.cursor
     backward = cursor is not None and cursor.backward
@@ -283,7 +286,7 @@ def _included(
         .order_by(RESOURCE.c.rid)
         .limit(limit + 1)
     )
-    rows = [_resource_row(row, with_patients) for row in session.execute(statement).all()]
+    rows = [_resource_row(row._mapping, with_patients) for row in session.execute(statement)]
     return rows[:limit], len(rows) > limit
 
 

@@ -24,9 +24,10 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from sqlalchemy import BindParameter, ClauseElement, bindparam
+from sqlalchemy import BindParameter, ClauseElement, Select, bindparam
 from sqlalchemy.sql.visitors import replacement_traverse
 
+from ehr.db.driver_select import DriverSelect
 from ehr.search.criteria_sql import Visibility
 from ehr.search.query_model import (
     Criterion,
@@ -137,10 +138,13 @@ def _criterion(criterion: Criterion, prefix: str, values: dict[str, Any]) -> Cri
 @dataclass(frozen=True)
 class Template:
     """A statement whose slots are named bind parameters; ``lists`` names each expanding
-    parameter's slots (an ``IN`` over several values)."""
+    parameter's slots (an ``IN`` over several values). ``driver`` runs it on the driver's
+    cursor (``ehr.db.driver_select``) where its SQL does not depend on the values (no
+    expanding parameter)."""
 
     statement: Any
     lists: Mapping[str, tuple[str, ...]]
+    driver: DriverSelect | None = None
 
     def params(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The execution parameters of this template for a request's slot ``values``."""
@@ -154,10 +158,13 @@ def bind_slots(statement: ClauseElement) -> Template:
     """``statement`` with each bound ``Slot`` (or list of them) a named bind parameter."""
     made: dict[str, BindParameter] = {}
     lists: dict[str, tuple[str, ...]] = {}
+    expanding_seen = False
 
     def named(element: Any) -> Any:
+        nonlocal expanding_seen
         if not isinstance(element, BindParameter):
             return None
+        expanding_seen = expanding_seen or element.expanding
         value = element.value
         if isinstance(value, Slot):
             name, expanding = str(value), False
@@ -170,7 +177,9 @@ def bind_slots(statement: ClauseElement) -> Template:
             made[name] = bindparam(name, type_=element.type, expanding=expanding)
         return made[name]
 
-    return Template(replacement_traverse(statement, {}, named), lists)
+    bound = replacement_traverse(statement, {}, named)
+    plain = not lists and not expanding_seen and isinstance(bound, Select)
+    return Template(bound, lists, DriverSelect(bound) if plain else None)
 
 
 MAX_TEMPLATES = 2048

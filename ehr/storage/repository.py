@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, FromClause, bindparam, delete, func, inser
 from sqlmodel import Session
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
+from ehr.db.driver_select import DriverSelect
 from ehr.db.schema import SEARCH_TABLES, Compartment, Resource, ResourceVersion
 from ehr.search.values import (
     DateValue,
@@ -72,11 +73,13 @@ _CURRENT_COLUMNS = (
 )
 
 
-_READ_CURRENT = select(*_CURRENT_COLUMNS).where(
+_CURRENT = select(*_CURRENT_COLUMNS).where(
     _RESOURCE.c.res_type == bindparam("res_type"), _RESOURCE.c.res_id == bindparam("res_id")
 )
-_READ_CURRENT_FOR_UPDATE = _READ_CURRENT.with_for_update()
-"""Built once: building a ``select`` per call costs five times running it (every read does)."""
+_READ_CURRENT = DriverSelect(_CURRENT)
+_READ_CURRENT_FOR_UPDATE = DriverSelect(_CURRENT.with_for_update())
+"""Built once: building a ``select`` per call costs five times running it, and SQLAlchemy's
+execution of it as much again (every read does; ``ehr.db.driver_select``)."""
 _PATIENTS_SEPARATOR = " "
 """FHIR ids are letters, digits, "-" and ".": a space never occurs in one."""
 
@@ -97,7 +100,7 @@ def patients_from(value: str | None) -> frozenset[str]:
     return frozenset(value.split(_PATIENTS_SEPARATOR)) if value else frozenset()
 
 
-_READ_CURRENT_WITH_PATIENTS = _READ_CURRENT.add_columns(patients_column())
+_READ_CURRENT_WITH_PATIENTS = DriverSelect(_CURRENT.add_columns(patients_column()))
 
 
 def read_current(
@@ -115,7 +118,7 @@ def read_current(
         query = _READ_CURRENT_WITH_PATIENTS
     else:
         query = _READ_CURRENT_FOR_UPDATE if for_update else _READ_CURRENT
-    row = session.execute(query, {"res_type": res_type, "res_id": res_id}).first()
+    row = query.first(session, {"res_type": res_type, "res_id": res_id})
     if row is None:
         return None
     if with_patients:

@@ -1,0 +1,120 @@
+"""SELECTs compiled once per dialect and run on the DB-API cursor of the session's connection.
+
+Every audited read and every search runs one such statement, and SQLAlchemy's execution of
+a statement it has already compiled and cached still costs more than the database's work on
+a primary-key or index lookup: an execution context, result metadata built from the cursor's
+``description`` (psycopg makes a ``Column`` object per column per statement), ``Row``
+objects. Measured in process on 100,000 Patients, SQLAlchemy's part was about half the CPU
+of a read by id on PostgreSQL (docs/benchmarks.md, session 8). As with ``insert_new_many``,
+the hot statements are therefore still built with SQLAlchemy (one definition of the SQL,
+both dialects) but run on the driver's cursor, in the same connection and transaction;
+errors come out as SQLAlchemy's (``ehr.db.driver_errors``), so retries and statuses are
+unchanged. The types' own bind and result conversions (a SQLite boolean is an integer) are
+applied as SQLAlchemy would.
+
+Rows come back as plain tuples in the order of the statement's selected columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Dialect, Select
+from sqlmodel import Session
+
+from ehr.db.driver_errors import as_sqlalchemy_errors
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """One statement as one dialect's driver takes it."""
+
+    sql: str
+    names: tuple[str, ...] | None
+    """Bind names in order, for a positional paramstyle (SQLite's ``?``); else ``None``."""
+    defaults: dict[str, Any]
+    """Values bound in the statement itself (literals become parameters)."""
+    binds: tuple[tuple[str, Processor], ...]
+    results: tuple[tuple[int, Processor], ...]
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        params = {**self.defaults, **values}
+        for name, process in self.binds:
+            params[name] = process(params[name])
+        if self.names is None:
+            return params
+        return tuple(params[name] for name in self.names)
+
+    def convert(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+        if not self.results:
+            return rows
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, process in self.results:
+                values[index] = process(values[index])
+            converted.append(tuple(values))
+        return converted
+
+
+def _compile(statement: Select, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    if any(bind.expanding for bind in compiled.binds.values()):
+        raise ValueError("a driver SELECT cannot expand IN lists; run it through SQLAlchemy")
+    # Expanded once with stand-ins for the values the caller gives: what SQLAlchemy renders
+    # only at execution (``literal_execute`` values, such as ``aggregate_strings``'s
+    # separator) goes into the SQL, the caller's parameters stay parameters.
+    given = {bind.key: None for bind in compiled.binds.values() if bind.required}
+    expanded = compiled.construct_expanded_state(given)
+    results = []
+    for index, column in enumerate(statement.selected_columns):
+        process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+        if process is not None:
+            results.append((index, process))
+    return _Compiled(
+        sql=expanded.statement,
+        names=tuple(expanded.positiontup or ()) if compiled.positional else None,
+        defaults={k: v for k, v in expanded.parameters.items() if k not in given},
+        binds=tuple(expanded.processors.items()),
+        results=tuple(results),
+    )
+
+
+class DriverSelect:
+    """A ``SELECT`` built once, compiled once per dialect, run on the driver's cursor.
+
+    No expanding (``IN``-list) parameters: their SQL depends on the values.
+    """
+
+    def __init__(self, statement: Select) -> None:
+        self.statement = statement
+        self.keys: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        """The names of the selected columns, in the order of a row's values."""
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def rows(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row for ``values`` (bind name to value), in the session's transaction."""
+        connection = session.connection()
+        dialect = connection.dialect
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()  # sqlite3 cursors are no context managers
+        try:
+            with as_sqlalchemy_errors(connection):
+                cursor.execute(compiled.sql, compiled.parameters(values))
+                fetched = cursor.fetchall()
+        finally:
+            cursor.close()
+        return compiled.convert(fetched)
+
+    def first(self, session: Session, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row for ``values``, or ``None``."""
+        found = self.rows(session, values)
+        return found[0] if found else None

@@ -1,0 +1,117 @@
+"""Driver SELECTs: the rows SQLAlchemy would give, in the session's own transaction, with
+SQLAlchemy's errors; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, bindparam, column, func, select, table
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from ehr.db.driver_select import DriverSelect
+from ehr.db.schema import Compartment, Resource
+from ehr.db.unit_of_work import unit_of_work
+from ehr.search import templates
+from ehr.storage.repository import patients_column
+
+_R = Resource.__table__  # type: ignore[attr-defined]
+_C = Compartment.__table__  # type: ignore[attr-defined]
+
+_BY_TYPE = (
+    select(_R.c.rid, _R.c.res_id, _R.c.deleted, _R.c.content, patients_column().label("patients"))
+    .where(_R.c.res_type == bindparam("res_type"), _R.c.version >= 1)
+    .order_by(_R.c.rid)
+)
+"""A typed bind, a literal turned parameter (``1``), a boolean column (an integer on
+SQLite), bytes, and ``aggregate_strings`` whose separator SQLAlchemy renders only at
+execution."""
+
+
+def _add(session: Session, res_id: str, *, deleted: bool, patients: list[str]) -> None:
+    rid = session.execute(
+        _R.insert()
+        .values(
+            res_type="Observation",
+            res_id=res_id,
+            version=1,
+            last_updated=1,
+            deleted=deleted,
+            content=None if deleted else b'{"id": "%s"}' % res_id.encode(),
+        )
+        .returning(_R.c.rid)
+    ).scalar_one()
+    for patient in patients:
+        session.execute(_C.insert().values(rid=rid, patient_id=patient))
+
+
+def test_rows_are_what_sqlalchemy_gives_in_the_same_transaction(engine: Engine) -> None:
+    driver = DriverSelect(_BY_TYPE)
+    with unit_of_work(engine, write=False) as session:
+        # Written in this transaction, not committed: the driver's cursor must see them.
+        _add(session, "o1", deleted=False, patients=["p1", "p2"])
+        _add(session, "o2", deleted=True, patients=[])
+        expected = [tuple(row) for row in session.execute(_BY_TYPE, {"res_type": "Observation"})]
+        found = driver.rows(session, {"res_type": "Observation"})
+        assert driver.rows(session, {"res_type": "Patient"}) == []
+    assert found == expected
+    assert [row[2] for row in found] == [False, True]
+    assert all(type(row[2]) is bool for row in found)
+    assert found[0][3] == b'{"id": "o1"}'
+    assert sorted(found[0][4].split(" ")) == ["p1", "p2"]
+    assert driver.keys == ("rid", "res_id", "deleted", "content", "patients")
+
+
+def test_first_is_the_first_row_or_none(engine: Engine) -> None:
+    driver = DriverSelect(_BY_TYPE)
+    with unit_of_work(engine, write=False) as session:
+        _add(session, "a", deleted=False, patients=[])
+        _add(session, "b", deleted=False, patients=[])
+        first = driver.first(session, {"res_type": "Observation"})
+        assert first is not None and first[1] == "a"
+        assert driver.first(session, {"res_type": "Encounter"}) is None
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s))
+def test_any_text_value_is_bound_not_spliced(engine: Engine, value: str) -> None:
+    """Quotes, percent signs, question marks and the like are values, never SQL."""
+    driver = DriverSelect(select(_R.c.res_id).where(_R.c.res_id == bindparam("res_id")))
+    with unit_of_work(engine, write=False) as session:  # rolled back
+        _add(session, value, deleted=False, patients=[])
+        assert driver.rows(session, {"res_id": value}) == [(value,)]
+
+
+def test_a_database_error_is_sqlalchemys(engine: Engine) -> None:
+    """Retries and HTTP statuses are decided on ``DBAPIError``: the driver's errors must be
+    one."""
+    missing = table("no_such_table", column("x"))
+    driver = DriverSelect(select(missing.c.x).where(missing.c.x == bindparam("x")))
+    with pytest.raises(DBAPIError), unit_of_work(engine) as session:
+        driver.rows(session, {"x": 1})
+
+
+def test_an_expanding_parameter_is_refused(engine: Engine) -> None:
+    driver = DriverSelect(select(_R.c.rid).where(_R.c.res_id.in_(bindparam("ids", expanding=True))))
+    with pytest.raises(ValueError, match="IN lists"), unit_of_work(engine) as session:
+        driver.rows(session, {"ids": ["a"]})
+
+
+def test_search_templates_run_on_the_driver_unless_their_sql_depends_on_values() -> None:
+    one = templates.template(("test-driver", 1), lambda: _slotted_select(["c0v0code"]))
+    several = templates.template(
+        ("test-driver", 2), lambda: _slotted_select(["c0v0code", "c0v1code"])
+    )
+    assert one.driver is not None and one.driver.keys == ("rid",)
+    assert several.driver is None and several.lists == {"c0v0code_in": ("c0v0code", "c0v1code")}
+    counted = templates.bind_slots(select(func.count()).where(_R.c.res_id.in_(["x", "y"])))
+    assert counted.driver is None  # a literal IN list expands too
+
+
+def _slotted_select(slots: list[str]):  # type: ignore[no-untyped-def]
+    values = [templates.Slot(name) for name in slots]
+    condition = _R.c.res_id == values[0] if len(values) == 1 else _R.c.res_id.in_(values)
+    return select(_R.c.rid).where(condition)
