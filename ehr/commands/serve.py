@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         indexer = spawn.Process(target=run_indexer_process, name="audit-indexer", daemon=True)
         indexer.start()
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             "ehr.api.main:app",
             host=args.host,
             port=args.port,
@@ -39,6 +40,21 @@ def run(args: argparse.Namespace) -> int:
             log_level="info",
             access_log=False,  # URLs carry national IDs in search parameters: never log them.
         )
+        if args.workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            from ehr.commands.worker_sockets import port_socket
+
+            sock = port_socket(args.host, args.port)
+            logging.getLogger("uvicorn.error").info(
+                "Uvicorn running on http://%s:%d, %d workers with a socket each",
+                args.host,
+                sock.getsockname()[1],
+                args.workers,
+            )
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(config).run()
     finally:
         if indexer is not None:
             indexer.terminate()

@@ -248,9 +248,10 @@ def wait_quiet(max_seconds: float, threshold: float = 0.15) -> float:
 
 def connection_split(port: int) -> str:
     """How the established connections to ``port`` are spread over the server's processes,
-    most first ("9/7"), from ``ss`` (iproute2); empty without it. uvicorn's workers accept
-    from one socket, and connections opened together often land on one worker and stay
-    there: the split explains much of the spread between runs (docs/benchmarks.md)."""
+    most first ("9/7"), from ``ss`` (iproute2); empty without it. Each connection stays with
+    the worker that accepted it, so the split explains much of the spread between runs
+    (docs/benchmarks.md): with uvicorn's one shared socket (before session 8) 16/0 was
+    common; with a socket per worker the kernel spreads them by address hash."""
     if shutil.which("ss") is None:
         return ""
     filter_ = f"( sport = :{port} )"
