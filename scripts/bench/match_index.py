@@ -303,12 +303,12 @@ def measure_http(
     script = work / "match_post.lua"
     script.write_text(WRK_POST_SCRIPT + read_search.WRK_DONE, encoding="utf-8")
     url = settings.resolved_database_url()
-    env = read_search.server_env(url, None, 10**9)
+    env = read_search.server_env(url, args.source, 10**9)
     log = work / "match-server.log"
-    server = read_search.start_server(env, args.port, 2, log, None)
+    server = read_search.start_server(env, args.port, 2, log, args.source)
     base = f"http://{read_search.HOST}:{args.port}"
     try:
-        token = read_search.mint_token(env, None, "admin", 86400)
+        token = read_search.mint_token(env, args.source, "admin", 86400)
         headers = {"Authorization": f"Bearer {token}"}
         read_search.run_wrk(base, probes, script, 5, args.connections, 1, headers)  # warm-up
         pending_before = read_search.pending_audit(url)
@@ -349,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--limit", type=int, default=0, help="in-process: the first N probes")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="HTTP: serve from this source tree (e.g. a `git archive` of an earlier commit)",
+    )
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--work", type=Path, default=Path("/tmp/ehr-match-bench"))
