@@ -167,6 +167,18 @@ def comparable(ctx: RequestContext, record: MatchRecord) -> MatchRecord:
     return replace(record, national_id=hashed)
 
 
+_LACKING_NATIONAL_ID = (
+    select(_LINK.c.person_id)
+    .where(
+        _LINK.c.patient_id.in_(bindparam("patient_ids", expanding=True)),
+        ~exists().where(_NATIONAL.c.person_id == _LINK.c.person_id),
+    )
+    .limit(1)
+)
+"""A person of the given Patients without a registered national ID; built once (every
+first-seen national ID asks)."""
+
+
 def candidates_that_may_adopt(
     ctx: RequestContext, record: MatchRecord, exclude: str
 ) -> list[PersonMatch]:
@@ -183,10 +195,7 @@ def candidates_that_may_adopt(
     patient_ids.discard(exclude)
     if not patient_ids:
         return []
-    registered = exists().where(_NATIONAL.c.person_id == _LINK.c.person_id)
-    lacking = ctx.session.execute(
-        select(_LINK.c.person_id).where(_LINK.c.patient_id.in_(patient_ids), ~registered).limit(1)
-    ).first()
+    lacking = ctx.session.execute(_LACKING_NATIONAL_ID, {"patient_ids": list(patient_ids)}).first()
     return _scored(ctx, record, patient_ids, rules) if lacking is not None else []
 
 
@@ -232,17 +241,30 @@ def record_keys(ctx: RequestContext, record: MatchRecord) -> set[str]:
     return {key for key in blocking_keys(record, rules_of(ctx)) if len(key) <= KEY_LENGTH}
 
 
-def index_for_matching(ctx: RequestContext, patient_id: str, record: MatchRecord | None) -> None:
+_DELETE_BLOCKS = delete(_BLOCK).where(_BLOCK.c.patient_id == bindparam("patient_id"))
+_DELETE_FEATURES = delete(_FEATURES).where(_FEATURES.c.patient_id == bindparam("patient_id"))
+_INSERT_BLOCK = insert(_BLOCK)
+_INSERT_FEATURES = insert(_FEATURES)
+"""Built once: every facility Patient write files the Patient (building a statement cost
+more than running it)."""
+
+
+def index_for_matching(
+    ctx: RequestContext, patient_id: str, record: MatchRecord | None, *, fresh: bool = False
+) -> None:
     """File the facility Patient under its blocking keys with its precomputed features
-    (``None``: it is gone, take it out)."""
-    ctx.session.execute(delete(_BLOCK).where(_BLOCK.c.patient_id == patient_id))
-    ctx.session.execute(delete(_FEATURES).where(_FEATURES.c.patient_id == patient_id))
+    (``None``: it is gone, take it out). ``fresh``: the Patient was never stored before, so
+    it has no rows to replace."""
+    if not fresh:
+        params = {"patient_id": patient_id}
+        ctx.session.execute(_DELETE_BLOCKS, params)
+        ctx.session.execute(_DELETE_FEATURES, params)
     if record is None:
         return
     keys = record_keys(ctx, record)
     if keys:
         ctx.session.execute(
-            insert(_BLOCK), [{"key": key, "patient_id": patient_id} for key in sorted(keys)]
+            _INSERT_BLOCK, [{"key": key, "patient_id": patient_id} for key in sorted(keys)]
         )
     features = record_to_json(comparable(ctx, record))
-    ctx.session.execute(insert(_FEATURES).values(patient_id=patient_id, features=features))
+    ctx.session.execute(_INSERT_FEATURES, {"patient_id": patient_id, "features": features})

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 
 from ehr.db.schema import PersonLink, PersonLinkChange, PersonLinkHistory
 from ehr.db.upsert import upsert
@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 _LINK = PersonLink.__table__  # type: ignore[attr-defined]
 _HISTORY = PersonLinkHistory.__table__  # type: ignore[attr-defined]
 _CHANGE = PersonLinkChange.__table__  # type: ignore[attr-defined]
+_INSERT_CHANGE = insert(_CHANGE)
+_INSERT_HISTORY = insert(_HISTORY)
+_DELETE_LINK = delete(_LINK).where(_LINK.c.patient_id == bindparam("patient_id"))
+"""Built once, values bound at execution: every linked Patient write opens a change and
+records a move (building a statement per call cost more than running it)."""
 AUTO, MANUAL = "AUTO", "MANUAL"
 
 
@@ -56,14 +61,15 @@ def start_change(
     from ehr.storage.write import now_micros
 
     result = ctx.session.execute(
-        insert(_CHANGE).values(
-            action=action,
-            link_type=link_type,
-            actor=actor(ctx),
-            reason=reason[:512],
-            at=now_micros(),
-            undoes=undoes,
-        )
+        _INSERT_CHANGE,
+        {
+            "action": action,
+            "link_type": link_type,
+            "actor": actor(ctx),
+            "reason": reason[:512],
+            "at": now_micros(),
+            "undoes": undoes,
+        },
     )
     return int(result.inserted_primary_key[0])
 
@@ -76,7 +82,7 @@ def record_move(
 
     now = now_micros()
     if move.person_id is None:
-        ctx.session.execute(delete(_LINK).where(_LINK.c.patient_id == move.patient_id))
+        ctx.session.execute(_DELETE_LINK, {"patient_id": move.patient_id})
     else:
         row = {
             "patient_id": move.patient_id,
@@ -89,19 +95,20 @@ def record_move(
         upsert(ctx.session, _LINK, row, ("patient_id",))
     explanation = move.explanation
     ctx.session.execute(
-        insert(_HISTORY).values(
-            patient_id=move.patient_id,
-            person_id=move.person_id,
-            previous_person_id=move.previous,
-            action=action,
-            link_type=link_type,
-            actor=actor(ctx),
-            reason=reason[:512],
-            score=move.score,
-            explanation=json.dumps(explanation).encode() if explanation is not None else None,
-            at=now,
-            change_id=change_id,
-        )
+        _INSERT_HISTORY,
+        {
+            "patient_id": move.patient_id,
+            "person_id": move.person_id,
+            "previous_person_id": move.previous,
+            "action": action,
+            "link_type": link_type,
+            "actor": actor(ctx),
+            "reason": reason[:512],
+            "score": move.score,
+            "explanation": json.dumps(explanation).encode() if explanation is not None else None,
+            "at": now,
+            "change_id": change_id,
+        },
     )
 
 

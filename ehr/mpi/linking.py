@@ -63,7 +63,8 @@ class PersonLinking:
         decision: LinkDecision | None = change.notes.get("person")
         if decision is None:
             return
-        index_for_matching(ctx, change.res_id, change.notes["record"])
+        fresh = change.previous is None  # a new id: nothing filed under it yet
+        index_for_matching(ctx, change.res_id, change.notes["record"], fresh=fresh)
         person_id, previous = decision.person_id, decision.previous
         if decision.merge_from is not None:
             result = ChangeResult(
