@@ -117,10 +117,24 @@ def store_counts(app: FastAPI):  # type: ignore[no-untyped-def]
     return counts
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server a test starts)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
+    """Poll ``condition`` until it holds (a server not yet listening counts as not yet)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out")
 
 
 @dataclass
@@ -135,7 +149,7 @@ class LiveServer:
 @pytest.fixture
 def live_server(app: FastAPI, token_for: TokenFor) -> Iterator[LiveServer]:
     """The app under a real uvicorn server in a background thread."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

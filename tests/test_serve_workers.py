@@ -9,10 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+from app_fixtures import free_port, wait_for
 
 from ehr.commands.worker_sockets import port_socket
 
@@ -54,7 +54,7 @@ def test_two_workers_listen_on_two_sockets_and_serve(tmp_path: Path) -> None:
         "EHR_DATA_DIR": str(tmp_path / "data"),
         "EHR_AUDIT_INDEX_INTERVAL_S": "0",
     }
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "ehr.cli", "serve", "--port", str(port), "--workers", "2"],
         env=env,
@@ -63,7 +63,7 @@ def test_two_workers_listen_on_two_sockets_and_serve(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}/fhir"
-        _wait_for(lambda: _listening(port) == 2)
+        wait_for(lambda: _listening(port) == 2, seconds=60)
         # Connections opened at once, each used: every one is answered, by either worker.
         clients = [httpx.Client(base_url=base) for _ in range(16)]
         try:
@@ -86,18 +86,3 @@ def _listening(port: int) -> int:
         if int(local.rsplit(":", 1)[1], 16) == port and state == "0A":
             count += 1
     return count
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(condition, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from app_fixtures import free_port, wait_for
 from fhir_helpers import stored_rows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -356,7 +356,7 @@ def test_ehr_serve_runs_the_indexer_beside_its_workers(database_url, tmp_path):
         "EHR_DATA_DIR": str(tmp_path / "data"),
         "EHR_AUDIT_INDEX_INTERVAL_S": "0.05",
     }
-    port = _free_port()
+    port = free_port()
     cli = [sys.executable, "-m", "ehr.cli"]
     server = subprocess.Popen(
         [*cli, "serve", "--port", str(port)],
@@ -366,7 +366,7 @@ def test_ehr_serve_runs_the_indexer_beside_its_workers(database_url, tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}/fhir"
-        _wait_for(lambda: httpx.get(f"{base}/metadata").status_code == 200)
+        wait_for(lambda: httpx.get(f"{base}/metadata").status_code == 200)
         token = subprocess.run(
             [*cli, "token", "--role", "admin"], env=env, capture_output=True, text=True, check=True
         ).stdout.strip()
@@ -390,7 +390,7 @@ def test_ehr_serve_runs_the_indexer_beside_its_workers(database_url, tmp_path):
                     )
                     return pending == 0 and events.scalar_one() == 2
 
-            _wait_for(indexed)
+            wait_for(indexed)
         finally:
             engine.dispose()
         children = _children_of(server.pid)
@@ -418,24 +418,6 @@ def _children_of(parent: int) -> list[int]:
         if int(fields[1]) == parent:
             children.append(int(stat.parent.name))
     return children
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
