@@ -86,3 +86,26 @@ def _listening(port: int) -> int:
         if int(local.rsplit(":", 1)[1], 16) == port and state == "0A":
             count += 1
     return count
+
+
+def test_workers_on_a_taken_port_exit_with_uvicorns_startup_failure(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "EHR_DATABASE_URL": f"sqlite:///{tmp_path / 'ehr.db'}",
+        "EHR_DATA_DIR": str(tmp_path / "data"),
+        "EHR_AUDIT_INDEX_INTERVAL_S": "0",
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "ehr.cli", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 3  # uvicorn's STARTUP_FAILURE, as with one worker
+    assert "Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr

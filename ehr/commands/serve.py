@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
+
+APP = "ehr.api.main:app"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,32 +34,44 @@ def run(args: argparse.Namespace) -> int:
         spawn = multiprocessing.get_context("spawn")
         indexer = spawn.Process(target=run_indexer_process, name="audit-indexer", daemon=True)
         indexer.start()
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "access_log": False,  # URLs carry national IDs in search parameters: never log them.
+    }
     try:
-        config = uvicorn.Config(
-            "ehr.api.main:app",
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="info",
-            access_log=False,  # URLs carry national IDs in search parameters: never log them.
-        )
         if args.workers > 1:
-            from uvicorn.supervisors import Multiprocess
-
-            from ehr.commands.worker_sockets import port_socket
-
-            sock = port_socket(args.host, args.port)
-            logging.getLogger("uvicorn.error").info(
-                "Uvicorn running on http://%s:%d, %d workers with a socket each",
-                args.host,
-                sock.getsockname()[1],
-                args.workers,
-            )
-            Multiprocess(config, sockets=[sock]).run()
+            _run_workers(args.workers, options)
         else:
-            uvicorn.Server(config).run()
+            uvicorn.run(APP, **options)
     finally:
         if indexer is not None:
             indexer.terminate()
             indexer.join(timeout=10)
     return 0
+
+
+def _run_workers(workers: int, options: dict[str, Any]) -> None:
+    """uvicorn's worker processes and supervisor, each worker with a listening socket of
+    its own (``ehr.commands.worker_sockets``) instead of one shared."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from ehr.commands.worker_sockets import port_socket
+
+    config = uvicorn.Config(APP, workers=workers, **options)
+    log = logging.getLogger("uvicorn.error")
+    try:
+        sock = port_socket(options["host"], options["port"])
+    except OSError as exc:  # the port is taken: say so, as uvicorn does for one worker
+        log.error(exc)
+        raise SystemExit(STARTUP_FAILURE) from exc
+    log.info(
+        "Uvicorn running on http://%s:%d, %d workers with a socket each",
+        options["host"],
+        sock.getsockname()[1],
+        workers,
+    )
+    Multiprocess(config, sockets=[sock]).run()
