@@ -23,7 +23,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ehr.audit.pending import backlog, forget_from_file, materialize, materialize_from_file
+from ehr.audit.pending import (
+    backlog_after,
+    file_has_rows,
+    forget_from_file,
+    materialize,
+    materialize_from_file,
+)
 from ehr.db.audit_file import audit_file_of
 from ehr.db.engine import checkpoint
 from ehr.db.unit_of_work import run_in_unit_of_work, unit_of_work
@@ -99,10 +105,19 @@ def index_once(services: Services, cursor: FileCursor | None = None) -> int:
 
 
 def forget(services: Services, cursor: FileCursor) -> None:
-    """Delete the rows ``cursor`` has stored from the audit file."""
+    """Delete the rows ``cursor`` has stored from the audit file.
+
+    When that empties the file the cursor starts over: SQLite numbers the first row of an
+    empty table 1 again, so a cursor left where it was would pass over every row logged
+    from then on (stored only by readers' catch-ups). While any row is left, new ones are
+    numbered above it, and every row left is after the cursor (those before it were all
+    read, so deleted here)."""
     with unit_of_work(services.engine, audit_only=True) as session:
         forget_from_file(session, cursor.done)
     cursor.done = []
+    with services.engine.connect() as connection:
+        if not file_has_rows(connection):
+            cursor.after = 0
 
 
 @dataclass
@@ -132,7 +147,7 @@ def index_until(services: Services, interval_s: float, stop: threading.Event) ->
     while not stop.is_set():
         try:
             stored = index_once(services, cursor)
-            left = _backlog(services) if stored == BACKGROUND_BATCH else None
+            left = _backlog(services, cursor) if stored == BACKGROUND_BATCH else None
             checkpoint(services.engine)  # here, not in a request (WAL_AUTOCHECKPOINT_PAGES)
         except Exception as exc:  # the next round tries again; reads catch up anyway
             log.warning("audit indexing failed: %s", type(exc).__name__)
@@ -140,9 +155,9 @@ def index_until(services: Services, interval_s: float, stop: threading.Event) ->
         stop.wait(pace.pause_after(stored, left))
 
 
-def _backlog(services: Services) -> int:
+def _backlog(services: Services, cursor: FileCursor) -> int:
     with services.engine.connect() as connection:
-        return backlog(connection)
+        return backlog_after(connection, cursor.after)
 
 
 def run_at_lowest_priority() -> None:

@@ -202,6 +202,26 @@ def backlog(connection: Connection | Session) -> int:
     return int(pending)
 
 
+def file_has_rows(connection: Connection) -> bool:
+    """Whether the audit file holds any row (stored or not)."""
+    return connection.execute(_FILE_ANY).first() is not None
+
+
+def backlog_after(connection: Connection, after: int) -> int:
+    """What the indexer paces itself by: ``audit_pending``'s rows and the audit file's rows
+    after ``after`` (its cursor: rows up to there are stored and wait to be deleted).
+
+    ``backlog`` proves each file row unstored with a lookup in ``resource``: under a read
+    peak, with tens of thousands of rows waiting, that was two fifths of the indexer's
+    CPU, taken from the workers' cores (SQLite, docs/benchmarks.md). This counts a range
+    of the file's primary key instead; a row stored by a reader's catch-up but not yet
+    passed by the cursor counts as waiting, which only makes the pacing a little eager."""
+    pending = connection.execute(text("SELECT count(*) FROM audit_pending")).scalar_one()
+    if audit_file.attached(connection):
+        pending += connection.execute(_FILE_AFTER, {"after": after}).scalar_one()
+    return int(pending)
+
+
 def _store(session: Session, services: Services, rows: list[Any]) -> None:
     """Store pending rows as AuditEvent resources with their index and compartment rows."""
     registry, compartment = services.registry, services.compartment
@@ -228,6 +248,8 @@ _INSERT_INTO_FILE = (
     f"INSERT INTO {audit_file.TABLE} (res_id, recorded, facility, content) VALUES (?, ?, ?, ?)"
 )
 _DELETE_FROM_FILE = f"DELETE FROM {audit_file.TABLE} WHERE seq = ?"
+_FILE_ANY = text(f"SELECT 1 FROM {audit_file.TABLE} LIMIT 1")
+_FILE_AFTER = text(f"SELECT count(*) FROM {audit_file.TABLE} WHERE seq > :after")
 _FILE_BACKLOG = text(
     f"SELECT count(*) FROM {audit_file.TABLE} AS p WHERE NOT EXISTS (SELECT 1 FROM resource"
     f" AS r WHERE r.res_type = '{AUDIT_EVENT}' AND r.res_id = p.res_id)"

@@ -39,7 +39,9 @@ from ehr.audit.indexer import (
 from ehr.audit.pending import (
     BATCH,
     backlog,
+    backlog_after,
     catch_up,
+    file_has_rows,
     log_event,
     materialize,
     materialize_from_file,
@@ -212,6 +214,48 @@ def test_every_event_is_stored_exactly_once_however_indexing_interleaves(app, st
     assert set(logged) <= set(stored_ids)
     assert len(stored_ids) == len(set(stored_ids))
     assert _counts(app)[1] == 0
+
+
+def _indexed_ids(app: Any) -> set[str]:
+    with app.state.services.engine.connect() as connection:
+        rows = connection.execute(
+            select(Resource.res_id).where(Resource.res_type == "AuditEvent")
+        ).scalars()
+        return set(rows)
+
+
+def test_the_indexer_alone_stores_what_is_logged_after_it_emptied_the_audit_file(app):
+    """The indexer's cursor goes on past the rows it deleted: rows logged once the audit
+    file was empty again must still be after it (SQLite numbers a new row of an empty
+    table 1 again unless told not to), or only readers' catch-ups would ever store them."""
+    services = app.state.services
+    cursor = FileCursor()
+    for _ in range(2):
+        with unit_of_work(services.engine, audit_only=True) as session:
+            logged = {_log(_context(app, session), _event()) for _ in range(3)}
+        while index_once(services, cursor):
+            pass
+        assert logged <= _indexed_ids(app)
+        assert _counts(app)[1] == 0
+
+
+def test_the_indexers_backlog_counts_what_waits_after_its_cursor(app):
+    """``backlog_after`` (the indexer's pacing) agrees with ``backlog`` for the indexer's
+    own cursor: the rows it stored and has not deleted yet do not count."""
+    services = app.state.services
+    cursor = FileCursor()
+    with unit_of_work(services.engine) as session:
+        [_log(_context(app, session), _event()) for _ in range(2)]  # audit_pending
+    with unit_of_work(services.engine, audit_only=True) as session:
+        [_log(_context(app, session), _event()) for _ in range(BACKGROUND_BATCH + 5)]
+    with services.engine.connect() as connection:
+        assert backlog_after(connection, cursor.after) == backlog(connection) == 207
+    stored = index_once(services, cursor)  # a batch of each table; file rows kept a while
+    assert stored >= BACKGROUND_BATCH
+    with services.engine.connect() as connection:
+        if audit_file_of(services.engine) is not None:
+            assert cursor.done and file_has_rows(connection)
+        assert backlog_after(connection, cursor.after) == backlog(connection) == 207 - stored
 
 
 def test_a_read_is_seen_by_the_audit_search_right_after_it(client, app):
