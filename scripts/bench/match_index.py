@@ -51,7 +51,7 @@ from sqlalchemy import insert
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import read_search
-from load_patients import PatientFactory
+from load_patients import PatientFactory, analyze_url
 
 from ehr.access.policy import AccessPolicy
 from ehr.api.app import build_services
@@ -174,9 +174,8 @@ def build(settings: Settings, count: int, seed: int, probes: Path) -> None:
         if done % (BATCH * 20) == 0 or done == count:
             elapsed = time.perf_counter() - started
             print(f"{done:>9,} persons {elapsed:7.1f} s", file=sys.stderr, flush=True)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("ANALYZE")
     engine.dispose()
+    analyze_url(settings.resolved_database_url())
     lines = [(_probe(rng, origin), person) for origin, person in origins]
     unseen = PatientFactory(seed + 2)
     for _ in range(len(origins) * 3 // 7):
