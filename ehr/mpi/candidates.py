@@ -11,7 +11,7 @@ a coin toss (a common name and birth date are shared by several people nationall
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -29,6 +29,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from ehr.db.driver_select import DriverSelect
 from ehr.db.schema import MatchBlock, MatchFeatures, PersonLink, PersonNationalId, Resource
 from ehr.mpi.blocking import blocking_keys
 from ehr.mpi.features import (
@@ -57,7 +58,7 @@ _FEATURES = MatchFeatures.__table__  # type: ignore[attr-defined]
 
 @lru_cache(maxsize=64)
 def _block_rows(skippable: tuple[bool, ...], cap: int) -> CompoundSelect:
-    """The rows of one block per key (bound as ``k0``, ``k1``...), at most ``cap`` + 1 each,
+    """The rows of one block per key (bound as ``k0``, ``k1``...), at most ``cap`` each,
     in one statement: one round trip, not one per key. A block marked ``skippable`` (its
     rule is narrowed by another key the record has) gives no rows at all when it holds more
     than ``cap``: the database counts that, instead of sending ``cap`` rows to be dropped.
@@ -69,7 +70,7 @@ def _block_rows(skippable: tuple[bool, ...], cap: int) -> CompoundSelect:
         block = (
             select(_BLOCK.c.key, _BLOCK.c.patient_id)
             .where(_BLOCK.c.key == key)
-            .limit(cap + 1)
+            .limit(cap)
             .subquery(f"b{i}")
         )
         part = select(block.c.key, block.c.patient_id)
@@ -79,6 +80,22 @@ def _block_rows(skippable: tuple[bool, ...], cap: int) -> CompoundSelect:
             part = part.where(size <= cap)
         parts.append(part)
     return union_all(*parts)
+
+
+@lru_cache(maxsize=64)
+def _candidate_rows(skippable: tuple[bool, ...], cap: int) -> DriverSelect:
+    """Each Patient of the record's blocks (``_block_rows``) once, with its precomputed
+    features and its person (``NULL`` where it has none), in one statement: ``$match``
+    and the linking of a Patient without a national ID ask the database once, not for
+    the blocks and then for their features (on PostgreSQL each is a round trip)."""
+    blocked = _block_rows(skippable, cap).subquery("blocked")
+    ids = select(blocked.c.patient_id).distinct().subquery("ids")
+    joined = ids.outerjoin(_FEATURES, _FEATURES.c.patient_id == ids.c.patient_id).outerjoin(
+        _LINK, _LINK.c.patient_id == ids.c.patient_id
+    )
+    return DriverSelect(
+        select(ids.c.patient_id, _FEATURES.c.features, _LINK.c.person_id).select_from(joined)
+    )
 
 
 @dataclass(frozen=True)
@@ -112,9 +129,20 @@ def rules_of(ctx: RequestContext) -> MatchRules:
 def candidates(ctx: RequestContext, record: MatchRecord, exclude: str) -> list[PersonMatch]:
     """Every candidate person of ``record``, best first, with its best score."""
     rules = rules_of(ctx)
-    patient_ids = _blocked_patients(ctx, record, rules)
-    patient_ids.discard(exclude)
-    return _scored(ctx, record, patient_ids, rules)
+    blocks = _blocks_of(ctx, record, rules)
+    if blocks is None:
+        return []
+    found, missing = [], set()
+    for patient_id, features, person_id in _candidate_rows(blocks.skippable, MAX_PER_KEY).rows(
+        ctx.session, blocks.params
+    ):
+        if patient_id == exclude:
+            continue
+        if features is None:
+            missing.add(patient_id)
+        elif person_id is not None:
+            found.append((person_id, record_from_json(features)))
+    return _ranked(ctx, record, [*found, *_from_patients(ctx, missing)], rules)
 
 
 def _scored(
@@ -123,9 +151,20 @@ def _scored(
     """The persons of ``patient_ids``, best first, each with its best score for ``record``."""
     if not patient_ids:
         return []
+    return _ranked(ctx, record, _candidate_records(ctx, patient_ids), rules)
+
+
+def _ranked(
+    ctx: RequestContext,
+    record: MatchRecord,
+    found: Iterable[tuple[str, MatchRecord]],
+    rules: MatchRules,
+) -> list[PersonMatch]:
+    """The persons of ``found`` (person, candidate record), best first, each with its best
+    score for ``record``."""
     probe = comparable(ctx, record)
     best: dict[str, MatchScore] = {}
-    for person_id, candidate in _candidate_records(ctx, patient_ids):
+    for person_id, candidate in found:
         result = score(probe, candidate, rules)
         if person_id not in best or result.weight > best[person_id].weight:
             best[person_id] = result
@@ -147,12 +186,18 @@ def _candidate_records(
     for row in rows:
         missing.discard(row.patient_id)
         yield row.person_id, record_from_json(row.features)
-    if not missing:
+    yield from _from_patients(ctx, missing)
+
+
+def _from_patients(ctx: RequestContext, patient_ids: set[str]) -> Iterator[tuple[str, MatchRecord]]:
+    """The person and ``MatchRecord`` of Patients without ``match_features`` (stored before
+    that table existed), read from the Patients themselves."""
+    if not patient_ids:
         return
     rows = ctx.session.execute(
         select(_R.c.content, _LINK.c.person_id)
         .select_from(_R.join(_LINK, and_(_R.c.res_id == _LINK.c.patient_id)))
-        .where(_R.c.res_type == "Patient", _R.c.res_id.in_(missing), _R.c.deleted.is_(False))
+        .where(_R.c.res_type == "Patient", _R.c.res_id.in_(patient_ids), _R.c.deleted.is_(False))
     )
     for row in rows:
         yield row.person_id, comparable(ctx, record_of(ctx, orjson.loads(row.content)))
@@ -199,8 +244,16 @@ def candidates_that_may_adopt(
     return _scored(ctx, record, patient_ids, rules) if lacking is not None else []
 
 
-def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRules) -> set[str]:
-    """The facility Patients sharing a key with ``record``, at most ``MAX_PER_KEY`` per key.
+@dataclass(frozen=True)
+class _Blocks:
+    """The blocks of one record as ``_block_rows`` takes them."""
+
+    skippable: tuple[bool, ...]
+    params: dict[str, str]
+
+
+def _blocks_of(ctx: RequestContext, record: MatchRecord, rules: MatchRules) -> _Blocks | None:
+    """The record's blocks (``None``: it has no key).
 
     A block over the cap whose rule is ``narrowed_by`` another is skipped when the record
     has a key of that narrower rule: its rows are the part of the block that can matter
@@ -216,16 +269,19 @@ def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRule
     }
     ordered = sorted(keys)
     if not ordered:
-        return set()
+        return None
     skippable = tuple(key.split(":", 1)[0] in narrowed for key in ordered)
-    params = {f"k{i}": key for i, key in enumerate(ordered)}
-    blocks: dict[str, list[str]] = {key: [] for key in ordered}
-    for row in ctx.session.execute(_block_rows(skippable, MAX_PER_KEY), params):
-        blocks[row.key].append(row.patient_id)
-    patient_ids: set[str] = set()
-    for rows in blocks.values():
-        patient_ids.update(rows[:MAX_PER_KEY])
-    return patient_ids
+    return _Blocks(skippable, {f"k{i}": key for i, key in enumerate(ordered)})
+
+
+def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRules) -> set[str]:
+    """The facility Patients sharing a key with ``record``, at most ``MAX_PER_KEY`` per key
+    (``_blocks_of``)."""
+    blocks = _blocks_of(ctx, record, rules)
+    if blocks is None:
+        return set()
+    statement = _block_rows(blocks.skippable, MAX_PER_KEY)
+    return {row.patient_id for row in ctx.session.execute(statement, blocks.params)}
 
 
 def decide(matches: list[PersonMatch]) -> Matching:
