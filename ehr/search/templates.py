@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import BindParameter, ClauseElement, Select, bindparam
+from sqlalchemy.sql.elements import ClauseList, Grouping
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from ehr.db.driver_select import DriverSelect
@@ -137,49 +138,49 @@ def _criterion(criterion: Criterion, prefix: str, values: dict[str, Any]) -> Cri
 
 @dataclass(frozen=True)
 class Template:
-    """A statement whose slots are named bind parameters; ``lists`` names each expanding
-    parameter's slots (an ``IN`` over several values). ``driver`` runs it on the driver's
-    cursor (``ehr.db.driver_select``) where its SQL does not depend on the values (no
-    expanding parameter)."""
+    """A statement whose slots are named bind parameters. ``driver`` runs it on the
+    driver's cursor (``ehr.db.driver_select``) where its SQL does not depend on the values
+    (no expanding parameter)."""
 
     statement: Any
-    lists: Mapping[str, tuple[str, ...]]
     driver: DriverSelect | None = None
 
     def params(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The execution parameters of this template for a request's slot ``values``."""
-        bound = dict(values)
-        for name, slots in self.lists.items():
-            bound[name] = [values[slot] for slot in slots]
-        return bound
+        return dict(values)
 
 
 def bind_slots(statement: ClauseElement) -> Template:
-    """``statement`` with each bound ``Slot`` (or list of them) a named bind parameter."""
+    """``statement`` with each bound ``Slot`` a named bind parameter.
+
+    An ``IN`` over several slots becomes ``IN (:a, :b, ...)``, one parameter per slot, not
+    an expanding parameter: the shape already fixes how many values there are (``_id=a,b``
+    and ``_id=a,b,c`` are two shapes), so the SQL does not depend on the values and the
+    statement runs on the driver (``$match`` reads its candidates' golden records so).
+    """
     made: dict[str, BindParameter] = {}
-    lists: dict[str, tuple[str, ...]] = {}
     expanding_seen = False
+
+    def bound(name: str, type_: Any) -> BindParameter:
+        if name not in made:
+            made[name] = bindparam(name, type_=type_)
+        return made[name]
 
     def named(element: Any) -> Any:
         nonlocal expanding_seen
         if not isinstance(element, BindParameter):
             return None
-        expanding_seen = expanding_seen or element.expanding
         value = element.value
         if isinstance(value, Slot):
-            name, expanding = str(value), False
-        elif isinstance(value, list | tuple) and value and all(isinstance(v, Slot) for v in value):
-            name, expanding = f"{value[0]}_in", True
-            lists[name] = tuple(str(v) for v in value)
-        else:
-            return None
-        if name not in made:
-            made[name] = bindparam(name, type_=element.type, expanding=expanding)
-        return made[name]
+            return bound(str(value), element.type)
+        if isinstance(value, list | tuple) and value and all(isinstance(v, Slot) for v in value):
+            return Grouping(ClauseList(*(bound(str(v), element.type) for v in value)))
+        expanding_seen = expanding_seen or element.expanding
+        return None
 
-    bound = replacement_traverse(statement, {}, named)
-    plain = not lists and not expanding_seen and isinstance(bound, Select)
-    return Template(bound, lists, DriverSelect(bound) if plain else None)
+    replaced = replacement_traverse(statement, {}, named)
+    plain = not expanding_seen and isinstance(replaced, Select)
+    return Template(replaced, DriverSelect(replaced) if plain else None)
 
 
 MAX_TEMPLATES = 2048

@@ -106,9 +106,21 @@ def test_search_templates_run_on_the_driver_unless_their_sql_depends_on_values()
         ("test-driver", 2), lambda: _slotted_select(["c0v0code", "c0v1code"])
     )
     assert one.driver is not None and one.driver.keys == ("rid",)
-    assert several.driver is None and several.lists == {"c0v0code_in": ("c0v0code", "c0v1code")}
+    assert several.driver is not None  # one parameter per slot: the shape fixes how many
     counted = templates.bind_slots(select(func.count()).where(_R.c.res_id.in_(["x", "y"])))
     assert counted.driver is None  # a literal IN list expands too
+
+
+def test_an_in_list_of_slots_binds_each_slot(engine: Engine) -> None:
+    several = templates.bind_slots(_slotted_select(["c0v0code", "c0v1code", "c0v2code"]))
+    assert several.driver is not None
+    with unit_of_work(engine, write=False) as session:  # rolled back
+        for res_id in ("a", "b", "c", "d"):
+            _add(session, res_id, deleted=False, patients=[])
+        values = {"c0v0code": "d", "c0v1code": "b", "c0v2code": "x"}
+        rids = {row[0] for row in several.driver.rows(session, several.params(values))}
+        expected = session.execute(select(_R.c.rid).where(_R.c.res_id.in_(["b", "d"])))
+        assert rids == set(expected.scalars()) and len(rids) == 2
 
 
 def _slotted_select(slots: list[str]):  # type: ignore[no-untyped-def]
