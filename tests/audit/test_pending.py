@@ -28,10 +28,12 @@ from ehr.audit.events import audit_event
 from ehr.audit.indexer import (
     BACKGROUND_BATCH,
     BACKLOG_PAUSE_S,
+    BUSY_MACHINE,
     MAX_DEFERRED,
     NICENESS,
     PEAK_PAUSE_S,
     FileCursor,
+    MachineLoad,
     Pace,
     index_once,
     index_until,
@@ -494,24 +496,43 @@ def test_a_catch_up_that_waited_for_the_indexer_still_stores_everything_before_i
 
 @given(
     rounds=st.lists(
-        st.tuples(st.integers(0, BACKGROUND_BATCH), st.integers(0, 2 * MAX_DEFERRED)),
+        st.tuples(
+            st.integers(0, BACKGROUND_BATCH),
+            st.integers(0, 2 * MAX_DEFERRED),
+            st.none() | st.floats(0, 1),
+        ),
         min_size=1,
         max_size=30,
     )
 )
-def test_the_indexer_yields_only_to_a_growing_backlog_below_the_cap(rounds):
+def test_the_indexer_yields_only_to_a_peak_below_the_cap(rounds):
     """The pause after each batch: the polling interval once caught up; one batch a second
-    only while the backlog grew since the last full batch and is below ``MAX_DEFERRED``;
-    else straight on."""
+    only under a peak (the backlog grew since the last full batch, or others kept the
+    machine's CPUs busy) while the backlog is below ``MAX_DEFERRED``; else straight on."""
     pace, last = Pace(interval_s=0.5), None
-    for stored, left in rounds:
+    for stored, left, busy in rounds:
         full = stored == BACKGROUND_BATCH
         backlog = left if full else None
-        pause = pace.pause_after(stored, backlog)
+        pause = pace.pause_after(stored, backlog, busy)
+        peak = (last is not None and last < left) or (busy is not None and busy >= BUSY_MACHINE)
         if not full:
             assert pause == 0.5
-        elif last is not None and last < left < MAX_DEFERRED:
+        elif peak and left < MAX_DEFERRED:
             assert pause == PEAK_PAUSE_S
         else:
             assert pause == BACKLOG_PAUSE_S
         last = backlog
+
+
+def test_machine_load_is_the_busy_share_of_cpu_time_between_readings(tmp_path):
+    """From ``/proc/stat``'s first line: user, system, interrupts and stolen time are busy;
+    time at a positive nice value (the indexer's own), idle and I/O wait are not."""
+    stat = tmp_path / "stat"
+    load = MachineLoad(stat)
+    assert load.busy_since_last() is None  # no such file
+    stat.write_text("cpu  100 50 30 800 10 5 5 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+    assert load.busy_since_last() is None  # a first reading
+    # +60 user, +300 nice, +20 system, +100 idle, +10 iowait, +5 irq, +5 softirq
+    stat.write_text("cpu  160 350 50 900 20 10 10 0 0 0\n")
+    assert load.busy_since_last() == pytest.approx(90 / 500)
+    assert load.busy_since_last() is None  # no time passed
