@@ -11,10 +11,10 @@ a coin toss (a common name and birth date are shared by several people nationall
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import (
@@ -82,20 +82,34 @@ def _block_rows(skippable: tuple[bool, ...], cap: int) -> CompoundSelect:
     return union_all(*parts)
 
 
+def _registered(link: Any) -> Any:
+    """Whether the person of a ``person_link`` row has a registered national ID."""
+    return exists().where(_NATIONAL.c.person_id == link.c.person_id).label("registered")
+
+
 @lru_cache(maxsize=64)
 def _candidate_rows(skippable: tuple[bool, ...], cap: int) -> DriverSelect:
     """Each Patient of the record's blocks (``_block_rows``) once, with its precomputed
-    features and its person (``NULL`` where it has none), in one statement: ``$match``
-    and the linking of a Patient without a national ID ask the database once, not for
-    the blocks and then for their features (on PostgreSQL each is a round trip)."""
+    features, its person (``NULL`` where it has none) and whether that person has a
+    registered national ID, in one statement: matching asks the database once, not for
+    the blocks, then their persons, then their features (on PostgreSQL each a round trip)."""
     blocked = _block_rows(skippable, cap).subquery("blocked")
     ids = select(blocked.c.patient_id).distinct().subquery("ids")
     joined = ids.outerjoin(_FEATURES, _FEATURES.c.patient_id == ids.c.patient_id).outerjoin(
         _LINK, _LINK.c.patient_id == ids.c.patient_id
     )
-    return DriverSelect(
-        select(ids.c.patient_id, _FEATURES.c.features, _LINK.c.person_id).select_from(joined)
-    )
+    columns = (ids.c.patient_id, _FEATURES.c.features, _LINK.c.person_id, _registered(_LINK))
+    return DriverSelect(select(*columns).select_from(joined))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A facility Patient sharing a block with the record, as the matcher compares it."""
+
+    person_id: str
+    registered: bool
+    """Whether its person has a registered national ID."""
+    record: MatchRecord
 
 
 @dataclass(frozen=True)
@@ -129,99 +143,7 @@ def rules_of(ctx: RequestContext) -> MatchRules:
 def candidates(ctx: RequestContext, record: MatchRecord, exclude: str) -> list[PersonMatch]:
     """Every candidate person of ``record``, best first, with its best score."""
     rules = rules_of(ctx)
-    blocks = _blocks_of(ctx, record, rules)
-    if blocks is None:
-        return []
-    found, missing = [], set()
-    for patient_id, features, person_id in _candidate_rows(blocks.skippable, MAX_PER_KEY).rows(
-        ctx.session, blocks.params
-    ):
-        if patient_id == exclude:
-            continue
-        if features is None:
-            missing.add(patient_id)
-        elif person_id is not None:
-            found.append((person_id, record_from_json(features)))
-    return _ranked(ctx, record, [*found, *_from_patients(ctx, missing)], rules)
-
-
-def _scored(
-    ctx: RequestContext, record: MatchRecord, patient_ids: set[str], rules: MatchRules
-) -> list[PersonMatch]:
-    """The persons of ``patient_ids``, best first, each with its best score for ``record``."""
-    if not patient_ids:
-        return []
-    return _ranked(ctx, record, _candidate_records(ctx, patient_ids), rules)
-
-
-def _ranked(
-    ctx: RequestContext,
-    record: MatchRecord,
-    found: Iterable[tuple[str, MatchRecord]],
-    rules: MatchRules,
-) -> list[PersonMatch]:
-    """The persons of ``found`` (person, candidate record), best first, each with its best
-    score for ``record``."""
-    probe = comparable(ctx, record)
-    best: dict[str, MatchScore] = {}
-    for person_id, candidate in found:
-        result = score(probe, candidate, rules)
-        if person_id not in best or result.weight > best[person_id].weight:
-            best[person_id] = result
-    ranked = sorted(best.items(), key=lambda item: item[1].weight, reverse=True)
-    return [PersonMatch(person_id, result) for person_id, result in ranked]
-
-
-def _candidate_records(
-    ctx: RequestContext, patient_ids: set[str]
-) -> Iterator[tuple[str, MatchRecord]]:
-    """Each candidate's person and ``MatchRecord``: from ``match_features``, or, for a
-    Patient stored before that table existed, from the Patient itself."""
-    rows = ctx.session.execute(
-        select(_FEATURES.c.patient_id, _FEATURES.c.features, _LINK.c.person_id)
-        .select_from(_FEATURES.join(_LINK, _FEATURES.c.patient_id == _LINK.c.patient_id))
-        .where(_FEATURES.c.patient_id.in_(patient_ids))
-    )
-    missing = set(patient_ids)
-    for row in rows:
-        missing.discard(row.patient_id)
-        yield row.person_id, record_from_json(row.features)
-    yield from _from_patients(ctx, missing)
-
-
-def _from_patients(ctx: RequestContext, patient_ids: set[str]) -> Iterator[tuple[str, MatchRecord]]:
-    """The person and ``MatchRecord`` of Patients without ``match_features`` (stored before
-    that table existed), read from the Patients themselves."""
-    if not patient_ids:
-        return
-    rows = ctx.session.execute(
-        select(_R.c.content, _LINK.c.person_id)
-        .select_from(_R.join(_LINK, and_(_R.c.res_id == _LINK.c.patient_id)))
-        .where(_R.c.res_type == "Patient", _R.c.res_id.in_(patient_ids), _R.c.deleted.is_(False))
-    )
-    for row in rows:
-        yield row.person_id, comparable(ctx, record_of(ctx, orjson.loads(row.content)))
-
-
-def comparable(ctx: RequestContext, record: MatchRecord) -> MatchRecord:
-    """``record`` with its national ID as the keyed hash, as ``match_features`` keeps it
-    (the matcher only tests national IDs for equality)."""
-    if record.national_id is None:
-        return record
-    hashed = national_id_hmac(ctx.services.national_id_secret, record.national_id)
-    return replace(record, national_id=hashed)
-
-
-_LACKING_NATIONAL_ID = (
-    select(_LINK.c.person_id)
-    .where(
-        _LINK.c.patient_id.in_(bindparam("patient_ids", expanding=True)),
-        ~exists().where(_NATIONAL.c.person_id == _LINK.c.person_id),
-    )
-    .limit(1)
-)
-"""A person of the given Patients without a registered national ID; built once (every
-first-seen national ID asks)."""
+    return _ranked(ctx, record, _candidates_of(ctx, record, exclude, rules), rules)
 
 
 def candidates_that_may_adopt(
@@ -231,17 +153,73 @@ def candidates_that_may_adopt(
     candidate's person already has a registered national ID.
 
     Most people, once cards are common: none of them can take another ID, so scoring them
-    would decide nothing, and one cheap query saves the scoring. A person without a
-    registered row may still hold an ID through a manually linked record or an alias; for
-    those the candidates are scored as usual and the caller checks.
+    would decide nothing. A person without a registered row may still hold an ID through a
+    manually linked record or an alias; for those the candidates are scored as usual and
+    the caller checks.
     """
     rules = rules_of(ctx)
-    patient_ids = _blocked_patients(ctx, record, rules)
-    patient_ids.discard(exclude)
-    if not patient_ids:
+    found = _candidates_of(ctx, record, exclude, rules)
+    if all(candidate.registered for candidate in found):
         return []
-    lacking = ctx.session.execute(_LACKING_NATIONAL_ID, {"patient_ids": list(patient_ids)}).first()
-    return _scored(ctx, record, patient_ids, rules) if lacking is not None else []
+    return _ranked(ctx, record, found, rules)
+
+
+def _candidates_of(
+    ctx: RequestContext, record: MatchRecord, exclude: str, rules: MatchRules
+) -> list[_Candidate]:
+    """The linked facility Patients sharing a block with ``record``, ``exclude`` aside."""
+    blocks = _blocks_of(ctx, record, rules)
+    if blocks is None:
+        return []
+    found, missing = [], set()
+    rows = _candidate_rows(blocks.skippable, MAX_PER_KEY).rows(ctx.session, blocks.params)
+    for patient_id, features, person_id, registered in rows:
+        if patient_id == exclude or person_id is None:
+            continue
+        if features is None:
+            missing.add(patient_id)
+        else:
+            found.append(_Candidate(person_id, registered, record_from_json(features)))
+    return [*found, *_from_patients(ctx, missing)]
+
+
+def _ranked(
+    ctx: RequestContext, record: MatchRecord, found: list[_Candidate], rules: MatchRules
+) -> list[PersonMatch]:
+    """The persons of ``found``, best first, each with its best score for ``record``."""
+    probe = comparable(ctx, record)
+    best: dict[str, MatchScore] = {}
+    for candidate in found:
+        result = score(probe, candidate.record, rules)
+        person_id = candidate.person_id
+        if person_id not in best or result.weight > best[person_id].weight:
+            best[person_id] = result
+    ranked = sorted(best.items(), key=lambda item: item[1].weight, reverse=True)
+    return [PersonMatch(person_id, result) for person_id, result in ranked]
+
+
+def _from_patients(ctx: RequestContext, patient_ids: set[str]) -> Iterator[_Candidate]:
+    """Candidates without ``match_features`` (Patients stored before that table existed),
+    compared from the Patients themselves."""
+    if not patient_ids:
+        return
+    rows = ctx.session.execute(
+        select(_R.c.content, _LINK.c.person_id, _registered(_LINK))
+        .select_from(_R.join(_LINK, and_(_R.c.res_id == _LINK.c.patient_id)))
+        .where(_R.c.res_type == "Patient", _R.c.res_id.in_(patient_ids), _R.c.deleted.is_(False))
+    )
+    for row in rows:
+        candidate = comparable(ctx, record_of(ctx, orjson.loads(row.content)))
+        yield _Candidate(row.person_id, bool(row.registered), candidate)
+
+
+def comparable(ctx: RequestContext, record: MatchRecord) -> MatchRecord:
+    """``record`` with its national ID as the keyed hash, as ``match_features`` keeps it
+    (the matcher only tests national IDs for equality)."""
+    if record.national_id is None:
+        return record
+    hashed = national_id_hmac(ctx.services.national_id_secret, record.national_id)
+    return replace(record, national_id=hashed)
 
 
 @dataclass(frozen=True)
@@ -272,16 +250,6 @@ def _blocks_of(ctx: RequestContext, record: MatchRecord, rules: MatchRules) -> _
         return None
     skippable = tuple(key.split(":", 1)[0] in narrowed for key in ordered)
     return _Blocks(skippable, {f"k{i}": key for i, key in enumerate(ordered)})
-
-
-def _blocked_patients(ctx: RequestContext, record: MatchRecord, rules: MatchRules) -> set[str]:
-    """The facility Patients sharing a key with ``record``, at most ``MAX_PER_KEY`` per key
-    (``_blocks_of``)."""
-    blocks = _blocks_of(ctx, record, rules)
-    if blocks is None:
-        return set()
-    statement = _block_rows(blocks.skippable, MAX_PER_KEY)
-    return {row.patient_id for row in ctx.session.execute(statement, blocks.params)}
 
 
 def decide(matches: list[PersonMatch]) -> Matching:
