@@ -155,11 +155,11 @@ class _Where:
             (kind, self.slotted.shape, self.shape_key),
             lambda: build(search_clause(shaped, RESOURCE, now_us=self.now, visible=visible)),
         )
-        params = found.params(self.values)
         if found.driver is None:
-            return [row._mapping for row in session.execute(found.statement, params)]
+            return [row._mapping for row in session.execute(found.statement, self.values)]
         keys = found.driver.keys
-        return [dict(zip(keys, row, strict=True)) for row in found.driver.rows(session, params)]
+        rows = found.driver.rows(session, self.values)
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 @lru_cache(maxsize=2)

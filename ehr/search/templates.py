@@ -138,16 +138,13 @@ def _criterion(criterion: Criterion, prefix: str, values: dict[str, Any]) -> Cri
 
 @dataclass(frozen=True)
 class Template:
-    """A statement whose slots are named bind parameters. ``driver`` runs it on the
+    """A statement whose slots are named bind parameters (a request's slot values are its
+    parameters as they are). ``driver`` runs it on the
     driver's cursor (``ehr.db.driver_select``) where its SQL does not depend on the values
     (no expanding parameter)."""
 
     statement: Any
     driver: DriverSelect | None = None
-
-    def params(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The execution parameters of this template for a request's slot ``values``."""
-        return dict(values)
 
 
 def bind_slots(statement: ClauseElement) -> Template:

@@ -118,7 +118,7 @@ def test_an_in_list_of_slots_binds_each_slot(engine: Engine) -> None:
         for res_id in ("a", "b", "c", "d"):
             _add(session, res_id, deleted=False, patients=[])
         values = {"c0v0code": "d", "c0v1code": "b", "c0v2code": "x"}
-        rids = {row[0] for row in several.driver.rows(session, several.params(values))}
+        rids = {row[0] for row in several.driver.rows(session, values)}
         expected = session.execute(select(_R.c.rid).where(_R.c.res_id.in_(["b", "d"])))
         assert rids == set(expected.scalars()) and len(rids) == 2
 

@@ -125,7 +125,9 @@ def test_a_slot_left_unbound_would_be_searched_for_as_text() -> None:
     template = bind_slots(statement)
     compiled = template.statement.compile()
     assert "c0v0code" in compiled.params and compiled.params["c0v0code"] is None
-    assert template.params({"c0v0code": "p1"}) == {"c0v0code": "p1"}
+    assert template.statement.compile(column_keys=None).construct_params({"c0v0code": "p1"}) == {
+        "c0v0code": "p1"
+    }
 
 
 def _facility_store(store: Store) -> None:
