@@ -56,14 +56,12 @@ _NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
 _FEATURES = MatchFeatures.__table__  # type: ignore[attr-defined]
 
 
-@lru_cache(maxsize=64)
 def _block_rows(skippable: tuple[bool, ...], cap: int) -> CompoundSelect:
     """The rows of one block per key (bound as ``k0``, ``k1``...), at most ``cap`` each,
     in one statement: one round trip, not one per key. A block marked ``skippable`` (its
     rule is narrowed by another key the record has) gives no rows at all when it holds more
     than ``cap``: the database counts that, instead of sending ``cap`` rows to be dropped.
-    Built once per shape: every Patient write without a national ID and every ``$match``
-    runs it."""
+    Part of ``_candidate_rows``, which is built once per shape."""
     parts = []
     for i, skip in enumerate(skippable):
         key = bindparam(f"k{i}")
@@ -92,7 +90,9 @@ def _candidate_rows(skippable: tuple[bool, ...], cap: int) -> DriverSelect:
     """Each Patient of the record's blocks (``_block_rows``) once, with its precomputed
     features, its person (``NULL`` where it has none) and whether that person has a
     registered national ID, in one statement: matching asks the database once, not for
-    the blocks, then their persons, then their features (on PostgreSQL each a round trip)."""
+    the blocks, then their persons, then their features (on PostgreSQL each a round trip).
+    Built once per shape: every Patient write without a national ID, every first-seen
+    national ID and every ``$match`` runs it."""
     blocked = _block_rows(skippable, cap).subquery("blocked")
     ids = select(blocked.c.patient_id).distinct().subquery("ids")
     joined = ids.outerjoin(_FEATURES, _FEATURES.c.patient_id == ids.c.patient_id).outerjoin(
