@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ehr.audit.pending import (
-    backlog_after,
+    backlog,
     file_has_rows,
     forget_from_file,
     materialize,
@@ -203,7 +203,7 @@ def index_until(services: Services, interval_s: float, stop: threading.Event) ->
 
 def _backlog(services: Services, cursor: FileCursor) -> int:
     with services.engine.connect() as connection:
-        return backlog_after(connection, cursor.after)
+        return backlog(connection, after=cursor.after)
 
 
 def run_at_lowest_priority() -> None:

@@ -193,33 +193,29 @@ def forget_from_file(session: Session, seqs: list[int]) -> None:
         audit_file.defer(session, _DELETE_FROM_FILE, (seq,))
 
 
-def backlog(connection: Connection | Session) -> int:
+def backlog(connection: Connection | Session, after: int | None = None) -> int:
     """Events logged but not stored as resources yet (what a catch-up would store), over
-    ``audit_pending`` and the audit file's table (stored rows wait there to be deleted)."""
+    ``audit_pending`` and the audit file's table (stored rows wait there to be deleted).
+
+    With ``after`` (the indexer's cursor in the audit file: rows up to there are stored and
+    wait to be deleted), what the indexer paces itself by: the file's rows after it, a
+    range of its primary key. Without, each file row is proved unstored by a lookup in
+    ``resource``: under a read peak, with tens of thousands of rows waiting, that was two
+    fifths of the indexer's CPU, taken from the workers' cores (SQLite, docs/benchmarks.md).
+    A row stored by a reader's catch-up but not yet passed by the cursor counts as waiting
+    with ``after``, which only makes the pacing a little eager."""
     pending = connection.execute(text("SELECT count(*) FROM audit_pending")).scalar_one()
     if audit_file.attached(connection):
-        pending += connection.execute(_FILE_BACKLOG).scalar_one()
+        if after is None:
+            pending += connection.execute(_FILE_BACKLOG).scalar_one()
+        else:
+            pending += connection.execute(_FILE_AFTER, {"after": after}).scalar_one()
     return int(pending)
 
 
 def file_has_rows(connection: Connection) -> bool:
     """Whether the audit file holds any row (stored or not)."""
     return connection.execute(_FILE_ANY).first() is not None
-
-
-def backlog_after(connection: Connection, after: int) -> int:
-    """What the indexer paces itself by: ``audit_pending``'s rows and the audit file's rows
-    after ``after`` (its cursor: rows up to there are stored and wait to be deleted).
-
-    ``backlog`` proves each file row unstored with a lookup in ``resource``: under a read
-    peak, with tens of thousands of rows waiting, that was two fifths of the indexer's
-    CPU, taken from the workers' cores (SQLite, docs/benchmarks.md). This counts a range
-    of the file's primary key instead; a row stored by a reader's catch-up but not yet
-    passed by the cursor counts as waiting, which only makes the pacing a little eager."""
-    pending = connection.execute(text("SELECT count(*) FROM audit_pending")).scalar_one()
-    if audit_file.attached(connection):
-        pending += connection.execute(_FILE_AFTER, {"after": after}).scalar_one()
-    return int(pending)
 
 
 def _store(session: Session, services: Services, rows: list[Any]) -> None:

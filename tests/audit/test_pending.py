@@ -41,7 +41,6 @@ from ehr.audit.indexer import (
 from ehr.audit.pending import (
     BATCH,
     backlog,
-    backlog_after,
     catch_up,
     file_has_rows,
     log_event,
@@ -242,8 +241,8 @@ def test_the_indexer_alone_stores_what_is_logged_after_it_emptied_the_audit_file
 
 
 def test_the_indexers_backlog_counts_what_waits_after_its_cursor(app):
-    """``backlog_after`` (the indexer's pacing) agrees with ``backlog`` for the indexer's
-    own cursor: the rows it stored and has not deleted yet do not count."""
+    """``backlog`` counted after the indexer's cursor (its pacing) agrees with the exact
+    ``backlog``: the rows it stored and has not deleted yet do not count."""
     services = app.state.services
     cursor = FileCursor()
     with unit_of_work(services.engine) as session:
@@ -251,13 +250,13 @@ def test_the_indexers_backlog_counts_what_waits_after_its_cursor(app):
     with unit_of_work(services.engine, audit_only=True) as session:
         [_log(_context(app, session), _event()) for _ in range(BACKGROUND_BATCH + 5)]
     with services.engine.connect() as connection:
-        assert backlog_after(connection, cursor.after) == backlog(connection) == 207
+        assert backlog(connection, after=cursor.after) == backlog(connection) == 207
     stored = index_once(services, cursor)  # a batch of each table; file rows kept a while
     assert stored >= BACKGROUND_BATCH
     with services.engine.connect() as connection:
         if audit_file_of(services.engine) is not None:
             assert cursor.done and file_has_rows(connection)
-        assert backlog_after(connection, cursor.after) == backlog(connection) == 207 - stored
+        assert backlog(connection, after=cursor.after) == backlog(connection) == 207 - stored
 
 
 def test_a_read_is_seen_by_the_audit_search_right_after_it(client, app):
