@@ -30,6 +30,8 @@ class CareRelationships:
         facility = ctx.policy.facility
         if change.res_type != "Encounter" or change.body is None or facility is None:
             return
+        if change.unchanged:
+            return  # noted when the Encounter was stored (the rows are never removed)
         rows = [
             {"facility": facility, "patient_id": patient, "since": stored.last_updated}
             for patient in sorted(change.patients)

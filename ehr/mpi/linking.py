@@ -55,7 +55,7 @@ class PersonLinking:
         change.notes["record"] = record
 
     def after_store(self, ctx: RequestContext, change: Change, stored: StoredResource) -> None:
-        if change.res_type != "Patient" or rewriting():
+        if change.res_type != "Patient" or rewriting() or change.unchanged:
             return
         if change.body is None:
             _forget(ctx, change.res_id)

@@ -23,8 +23,6 @@ from ehr.mpi.persons import replaced_by, replaced_persons, sources
 if TYPE_CHECKING:
     from ehr.context import RequestContext
 
-_VERSION_STAMPS = ("versionId", "lastUpdated")
-"""What the write path adds to ``meta`` on every version."""
 _REWRITING: ContextVar[bool] = ContextVar("mpi_rewriting", default=False)
 
 
@@ -93,8 +91,8 @@ def refresh_golden(ctx: RequestContext, person_id: str) -> None:
         merged = replaced_by(ctx, person_id)
         if merged is not None:
             body = replaced_golden(person_id, merged.replaced_by)
-    if body is not None and _unchanged(ctx, person_id, body):
-        return  # a source sent again as it was: no new version of the golden record
+    # A source sent again as it was rebuilds the same record, which the write path stores
+    # as no new version.
     write_resource(
         ctx.as_exchange(),
         method="PUT" if body is not None else "DELETE",
@@ -104,16 +102,3 @@ def refresh_golden(ctx: RequestContext, person_id: str) -> None:
         check_references=False,
         built_by_exchange=True,
     )
-
-
-def _unchanged(ctx: RequestContext, person_id: str, body: dict[str, Any]) -> bool:
-    """Whether the stored golden record already says exactly ``body`` (its version stamps
-    aside), so that a facility re-sending a Patient does not grow the person's history."""
-    from ehr.storage.repository import read_current
-
-    current = read_current(ctx.session, "Patient", person_id)
-    if current is None or current.deleted or current.content is None:
-        return False
-    stored = orjson.loads(current.content)
-    meta = {k: v for k, v in stored.get("meta", {}).items() if k not in _VERSION_STAMPS}
-    return {**stored, "meta": meta} == body

@@ -99,7 +99,7 @@ class ProfileValidation:
         return unattributed and self.policy.default == REJECT
 
     def after_store(self, ctx: RequestContext, change: Change, stored: StoredResource) -> None:
-        if change.res_type in UNCHECKED_TYPES:
+        if change.res_type in UNCHECKED_TYPES or change.unchanged:
             return
         report: Report | None = change.notes.get("profiles")
         if change.body is None or report is None or report.valid:

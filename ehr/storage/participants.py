@@ -6,7 +6,9 @@ create, update, patch and delete, alone or inside a bundle, in the same unit of 
 - ``before_store`` may inspect and amend the resource about to be stored, or refuse the
   write by raising a ``FhirError`` (profile validation with ``reject`` policy).
 - ``after_store`` sees the stored version and writes its own rows (patient linking to a
-  golden person, profile flags, indicator counters, the AuditEvent).
+  golden person, profile flags, indicator counters, the AuditEvent). After an update that
+  changed nothing (``Change.unchanged``) it sees the current version; only the audit has
+  something to record then.
 
 Participants never commit; a failure anywhere rolls the whole unit of work back, so a
 record is never stored without its links and audit, nor audited without being stored.
@@ -37,6 +39,9 @@ class Change:
     """Patients whose compartment holds the stored version (filled in before ``after_store``)."""
     notes: dict[str, Any] = field(default_factory=dict)
     """What a participant decided in ``before_store`` and acts on in ``after_store``."""
+    unchanged: bool = False
+    """Set before ``after_store`` when the update said what the current version says: nothing
+    was stored, and ``after_store`` gets the current version (``ehr.storage.write``)."""
 
 
 class WriteParticipant(Protocol):

@@ -5,6 +5,13 @@ expected version (``If-Match``), validate the body against the R4B model, stamp
 ``id``/``meta``, let participants amend or refuse it, store the new version and its history
 row, rebuild its search index rows, and let participants record what follows from it. All of
 it runs in the caller's unit of work (``ehr.db.unit_of_work``), which alone commits.
+
+An update whose resource, once amended by the participants, says exactly what the current
+version says (its version stamps aside) stores nothing: a facility's system sends the
+Patient again with every visit, mostly unchanged. No new version, no re-indexing; the
+answer is the current version, and participants still see the write (``Change.unchanged``:
+the audit notes it, the rest have nothing to follow). HAPI FHIR does the same ("no-op"
+updates); the history then holds only versions that say something new.
 """
 
 from __future__ import annotations
@@ -103,6 +110,14 @@ def write_resource(
     change = Change(method=method, res_type=res_type, res_id=res_id, body=body, previous=current)
     for participant in ctx.services.participants:
         participant.before_store(ctx, change)
+    if current is not None and _says_the_same(current, change.body):
+        change.unchanged = True
+        change.patients = compartment_of(ctx.session, current.rid)
+        if check_references:
+            ctx.pending_references.append((res_type, change.body))
+        for participant in ctx.services.participants:
+            participant.after_store(ctx, change, current)
+        return WriteResult(stored=current, created=False, changed=False)
 
     content = orjson.dumps(change.body) if change.body is not None else None
     if change.body is not None and check_references:
@@ -143,6 +158,22 @@ def write_resource(
         participant.after_store(ctx, change, stored)
     created = current is None or current.deleted
     return WriteResult(stored=stored, created=created and body is not None)
+
+
+_VERSION_STAMPS = ("versionId", "lastUpdated")
+"""What ``_stamped`` sets anew on every version."""
+
+
+def _says_the_same(current: StoredResource, body: dict[str, Any] | None) -> bool:
+    """Whether ``body`` is the current version again, its version stamps aside."""
+    if body is None or current.deleted or current.content is None:
+        return False
+    return _unstamped(orjson.loads(current.content)) == _unstamped(body)
+
+
+def _unstamped(resource: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in _VERSION_STAMPS}
+    return {**resource, "meta": meta}
 
 
 @dataclass(frozen=True)

@@ -276,3 +276,19 @@ def test_access_to_data_that_is_not_personal_is_not_audited(client, app, world, 
     assert len(_audit_events(app)) == before
     assert client.get("/fhir/Patient", headers=admin).status_code == 200
     assert len(_audit_events(app)) == before + 1
+
+
+def test_an_update_that_changes_nothing_is_still_audited(client, app, world):
+    """A facility sending its record again unchanged stores no new version
+    (``ehr.storage.write``), but the write is an access to the person's record."""
+    url = f"/fhir/Observation/{world['oa']}"
+    current = client.get(url, headers=world["a"]).json()
+    before = len(_audit_events(app))
+    again = client.put(url, json=current, headers=world["a"])
+    assert again.status_code == 200, again.text
+    assert again.headers["ETag"] == 'W/"1"'
+    events = _audit_events(app)
+    assert len(events) == before + 1
+    assert events[-1]["action"] == "U"
+    what = {entity["what"]["reference"] for entity in events[-1]["entity"]}
+    assert what == {f"Observation/{world['oa']}/_history/1", f"Patient/{world['pa']}"}

@@ -57,6 +57,26 @@ def test_update_makes_a_new_version_and_vread_serves_each_version(client):
     assert client.get(f"/fhir/Patient/{created['id']}/_history/3").status_code == 404
 
 
+def test_an_update_that_says_nothing_new_stores_no_version(client):
+    """The same resource again (its version stamps aside, whatever the client sent in
+    them) answers the current version: no new version in the history, the same bytes."""
+    created = _create(client)
+    url = f"/fhir/Patient/{created['id']}"
+    echoed = {
+        **created,
+        "meta": {**created["meta"], "versionId": "7", "lastUpdated": "2020-01-01T00:00:00Z"},
+    }
+    for body in (created, echoed, {k: v for k, v in created.items() if k != "meta"}):
+        again = client.put(url, json=body, headers={"If-Match": 'W/"1"'})
+        assert again.status_code == 200, again.text
+        assert again.headers["ETag"] == 'W/"1"'
+        assert again.content == client.get(url).content
+    assert len(client.get(f"{url}/_history").json()["entry"]) == 1
+    changed = client.put(url, json={**created, "active": False})
+    assert changed.headers["ETag"] == 'W/"2"'
+    assert len(client.get(f"{url}/_history").json()["entry"]) == 2
+
+
 def test_update_as_create_uses_the_client_id_and_answers_201(client):
     response = client.put("/fhir/Patient/bn-cho-ray-42", json={**patient(), "id": "bn-cho-ray-42"})
     assert response.status_code == 201
@@ -66,11 +86,12 @@ def test_update_as_create_uses_the_client_id_and_answers_201(client):
 def test_if_match_with_stale_version_is_412_and_changes_nothing(client):
     created = _create(client)
     url = f"/fhir/Patient/{created['id']}"
-    assert client.put(url, json=created, headers={"If-Match": 'W/"1"'}).status_code == 200
+    changed = {**created, "gender": "female"}
+    assert client.put(url, json=changed, headers={"If-Match": 'W/"1"'}).status_code == 200
     stale = client.put(url, json={**created, "gender": "other"}, headers={"If-Match": 'W/"1"'})
     assert stale.status_code == 412
     outcome_issue(stale)
-    assert client.get(url).json()["gender"] == "male"
+    assert client.get(url).json()["gender"] == "female"
 
 
 def test_if_match_that_is_not_an_etag_is_400(client):

@@ -52,18 +52,20 @@ def test_a_create_stores_the_same_index_and_compartment_rows_as_an_update(app):
     with unit_of_work(services.engine) as session:
         ctx = RequestContext(services, session, "http://x/fhir", policy)
 
-        def write(method: str):  # type: ignore[no-untyped-def]
+        def write(method: str, res_id: str, body: dict):  # type: ignore[no-untyped-def]
             return write_resource(
                 ctx,
                 method=method,
                 res_type="Observation",
-                res_id="obs-1",
-                body=dict(observation),
+                res_id=res_id,
+                body=dict(body),
                 check_references=False,
             ).stored
 
-        created = stored_rows(session, write("POST").rid)
-        updated = stored_rows(session, write("PUT").rid)
+        created = stored_rows(session, write("POST", "obs-1", observation).rid)
+        # An update must say something new to be stored: obs-2 starts as another reading.
+        write("POST", "obs-2", {**observation, "valueQuantity": {"value": 60, "unit": "/min"}})
+        updated = stored_rows(session, write("PUT", "obs-2", observation).rid)
     for kind in ("compartment", *SEARCH_TABLES):
         assert created[kind] == updated[kind], kind
     assert created["compartment"] and created["quantity"] and created["token"]
