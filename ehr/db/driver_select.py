@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Dialect, Select
 from sqlmodel import Session
@@ -27,6 +27,7 @@ from sqlmodel import Session
 from ehr.db.driver_errors import as_sqlalchemy_errors
 
 Processor = Callable[[Any], Any]
+RowType = TypeVar("RowType", bound=NamedTuple)
 
 
 @dataclass(frozen=True)
@@ -118,3 +119,13 @@ class DriverSelect:
         """The first row for ``values``, or ``None``."""
         found = self.rows(session, values)
         return found[0] if found else None
+
+    def first_as(
+        self, session: Session, values: Mapping[str, Any], row_type: type[RowType]
+    ) -> RowType | None:
+        """The first row for ``values`` as a ``row_type`` (a ``NamedTuple`` whose fields are
+        the selected columns, in order), or ``None``."""
+        if row_type._fields != self.keys:
+            raise TypeError(f"{row_type.__name__} has fields {row_type._fields}, not {self.keys}")
+        found = self.rows(session, values)
+        return row_type._make(found[0]) if found else None

@@ -14,15 +14,20 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     """Insert ``rows`` into ``table``; rows whose key already exists are left as they are."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    session.execute(module.insert(table).on_conflict_do_nothing(), rows)
+    session.execute(_insert_ignoring_statement(session.get_bind().dialect.name, table), rows)
 
 
 def upsert(session: Session, table: Table, row: dict[str, Any], key: tuple[str, ...]) -> None:
     """Insert ``row``, or update the existing row with the same ``key`` columns to match it."""
     dialect = session.get_bind().dialect.name
     session.execute(_upsert_statement(dialect, table, tuple(row), key), row)
+
+
+@lru_cache(maxsize=64)
+def _insert_ignoring_statement(dialect: str, table: Table) -> Executable:
+    """Built once per table, as ``_upsert_statement``."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
 
 
 @lru_cache(maxsize=256)

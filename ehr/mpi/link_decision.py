@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import bindparam, select
 
+from ehr.db.driver_select import DriverSelect
 from ehr.db.locks import serialize_on
 from ehr.db.schema import PersonNationalId
 from ehr.db.upsert import insert_ignoring_duplicates
@@ -41,12 +42,10 @@ from ehr.mpi.features import MatchRecord
 from ehr.mpi.link_changes import MANUAL
 from ehr.mpi.national_id_hash import national_id_hmac
 from ehr.mpi.patient_identity import PatientIdentity
-from ehr.mpi.persons import distinct_mark, members, national_id_hashes, resolve
+from ehr.mpi.persons import Link, distinct_mark, members, national_id_hashes, resolve
 from ehr.storage.participants import Change
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Row
-
     from ehr.context import RequestContext
 
 _NATIONAL = PersonNationalId.__table__  # type: ignore[attr-defined]
@@ -69,13 +68,16 @@ class LinkDecision:
     kept_apart: str | None = None
     """The former person, left apart although the national ID links the record elsewhere."""
     kept_apart_why: str = ""
+    new_person: bool = False
+    """``person_id`` was made for this record: no other record is linked to it yet and no
+    person was merged into it, so its golden record is built from this record alone."""
 
 
 def decide_person(
     ctx: RequestContext,
     change: Change,
     identity: PatientIdentity,
-    link: Row | None,
+    link: Link | None,
     record: MatchRecord,
 ) -> LinkDecision:
     current = link.person_id if link is not None else None
@@ -115,8 +117,11 @@ def decide_person(
             grade="possible",
             explanation=explanation,
             matching=matching,
+            new_person=True,
         )
-    return LinkDecision(new_person_id(), None, identity, "no candidate: new person")
+    return LinkDecision(
+        new_person_id(), None, identity, "no candidate: new person", new_person=True
+    )
 
 
 def _by_national_id(
@@ -132,7 +137,7 @@ def _by_national_id(
     assert identity.cccd is not None
     id_hash = national_id_hmac(ctx.services.national_id_secret, identity.cccd.number)
     registered = _registered(ctx, id_hash)
-    reason, explanation = "same national ID", None
+    reason, explanation, minted = "same national ID", None, None
     if registered is None:
         proposal = None
         if current is not None:
@@ -145,17 +150,22 @@ def _by_national_id(
                 proposal = adopt.person_id
                 reason = "national ID first seen: registered to the matching person"
                 explanation = adopt.score.to_json()
-        row = {
-            "id_hash": id_hash,
-            "person_id": proposal or new_person_id(),
-            "created": now_micros(),
-        }
+        if proposal is None:
+            proposal = minted = new_person_id()
+        row = {"id_hash": id_hash, "person_id": proposal, "created": now_micros()}
         insert_ignoring_duplicates(ctx.session, _NATIONAL, [row])
-        registered = _registered(ctx, id_hash)
+        registered = _registered(ctx, id_hash)  # another push of the ID may have won
         assert registered is not None
-    person_id = resolve(ctx, registered)
+    new_person = registered == minted
+    person_id = registered if new_person else resolve(ctx, registered)
     decision = LinkDecision(
-        person_id, current, identity, reason, score=1.0, explanation=explanation
+        person_id,
+        current,
+        identity,
+        reason,
+        score=1.0,
+        explanation=explanation,
+        new_person=new_person,
     )
     if current is None or current == person_id or members(ctx, current) == [patient_id]:
         return decision
@@ -175,12 +185,15 @@ def _replace(decision: LinkDecision, **changes: Any) -> LinkDecision:
     return replace(decision, **changes)
 
 
-_REGISTERED = select(_NATIONAL.c.person_id).where(_NATIONAL.c.id_hash == bindparam("id_hash"))
+_REGISTERED = DriverSelect(
+    select(_NATIONAL.c.person_id).where(_NATIONAL.c.id_hash == bindparam("id_hash"))
+)
 """Built once: every Patient write with a national ID looks it up (twice when it is new)."""
 
 
 def _registered(ctx: RequestContext, id_hash: str) -> str | None:
-    return ctx.session.execute(_REGISTERED, {"id_hash": id_hash}).scalar()
+    row = _REGISTERED.first(ctx.session, {"id_hash": id_hash})
+    return row[0] if row is not None else None
 
 
 def _holds_no_national_id(ctx: RequestContext, person_id: str, patient_id: str | None) -> bool:

@@ -49,7 +49,9 @@ class PersonLinking:
         settings = ctx.settings
         identity = identity_of(change.body, settings.cccd_system, seed_dir=settings.seed_dir)
         record = record_of(ctx, change.body)
-        decision = decide_person(ctx, change, identity, link_of(ctx, change.res_id), record)
+        # A Patient never stored has no link yet (deleting one removes its link).
+        link = link_of(ctx, change.res_id) if change.previous is not None else None
+        decision = decide_person(ctx, change, identity, link, record)
         with_refer_link(change.body, decision.person_id)
         change.notes["person"] = decision
         change.notes["record"] = record
@@ -83,7 +85,7 @@ class PersonLinking:
                 explanation=decision.explanation,
             )
             record_move(ctx, change_id, move, "link", AUTO, decision.reason)
-            refresh_golden(ctx, person_id)
+            refresh_golden(ctx, person_id, sole_source=change.body if decision.new_person else None)
             if previous is not None:
                 refresh_golden(ctx, previous)
         else:

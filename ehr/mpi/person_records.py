@@ -71,21 +71,25 @@ def relabel(ctx: RequestContext, patient_id: str, person_id: str) -> None:
         )
 
 
-def refresh_golden(ctx: RequestContext, person_id: str) -> None:
+def refresh_golden(
+    ctx: RequestContext, person_id: str, sole_source: dict[str, Any] | None = None
+) -> None:
     """Rebuild the golden Patient of ``person_id`` from its sources.
 
     A person with no sources left is deleted, unless it was merged away: then it stays as
     an inactive record pointing at the survivor. Rebuilds of one person are serialised
     (``ehr.db.locks``): a rebuild waits for the one before it to commit, so it reads every
-    source that transaction added.
+    source that transaction added. ``sole_source``: the person was just made for this
+    stored record (``LinkDecision.new_person``), which is all there is to read.
     """
     from ehr.storage.write import write_resource
 
     serialize_on(ctx.session, f"person:{person_id}")
-    found = sources(ctx, person_id)
     system = ctx.settings.cccd_system
     body: dict[str, Any] | None = None
-    if found:
+    if sole_source is not None:
+        body = golden_patient(person_id, [sole_source], system)
+    elif found := sources(ctx, person_id):
         body = golden_patient(person_id, found, system, replaces=replaced_persons(ctx, person_id))
     else:
         merged = replaced_by(ctx, person_id)

@@ -9,11 +9,12 @@ ID or a not-duplicate mark of an alias belongs to the survivor.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 from sqlalchemy import and_, bindparam, or_, select
 
+from ehr.db.driver_select import DriverSelect
 from ehr.db.schema import (
     PersonDistinct,
     PersonLink,
@@ -24,8 +25,6 @@ from ehr.db.schema import (
 from ehr.mpi.national_id_hash import national_id_hmac
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Row
-
     from ehr.context import RequestContext
 
 _LINK = PersonLink.__table__  # type: ignore[attr-defined]
@@ -37,23 +36,49 @@ MAX_CHAIN = 64
 """Merges never form a cycle (a replaced person cannot be merged again); this only bounds
 the walk should the data ever say otherwise."""
 
-# Built once, with bind parameters: linking runs these on every Patient write, and
-# building a ``select`` costs several times running it.
-_LINK_OF = select(_LINK).where(_LINK.c.patient_id == bindparam("patient_id"))
-_REPLACED_BY = select(_REPLACED).where(_REPLACED.c.person_id == bindparam("person_id"))
-_REPLACED_PERSONS = select(_REPLACED.c.person_id).where(
-    _REPLACED.c.replaced_by == bindparam("person_id")
+
+class Link(NamedTuple):
+    """Which person a facility Patient belongs to, and who decided (``person_link``)."""
+
+    person_id: str
+    link_type: str
+
+
+class Replaced(NamedTuple):
+    """A ``person_replaced`` row: a person merged into another, by which change."""
+
+    person_id: str
+    replaced_by: str
+    change_id: int
+
+
+# Built once, with bind parameters, and run on the driver's cursor: linking runs these on
+# every Patient write, and building a ``select`` costs several times running it.
+_LINK_OF = DriverSelect(
+    select(_LINK.c.person_id, _LINK.c.link_type).where(
+        _LINK.c.patient_id == bindparam("patient_id")
+    )
 )
-_SOURCES = select(_R.c.content).where(
-    _R.c.res_type == "Patient",
-    _R.c.res_id.in_(select(_LINK.c.patient_id).where(_LINK.c.person_id == bindparam("person_id"))),
-    _R.c.deleted.is_(False),
+_REPLACED_BY = DriverSelect(
+    select(_REPLACED).where(_REPLACED.c.person_id == bindparam("person_id"))
+)
+_REPLACED_PERSONS = DriverSelect(
+    select(_REPLACED.c.person_id).where(_REPLACED.c.replaced_by == bindparam("person_id"))
+)
+_SOURCES = DriverSelect(
+    select(_R.c.content).where(
+        _R.c.res_type == "Patient",
+        _R.c.res_id.in_(
+            select(_LINK.c.patient_id).where(_LINK.c.person_id == bindparam("person_id"))
+        ),
+        _R.c.deleted.is_(False),
+    )
 )
 
 
-def link_of(ctx: RequestContext, patient_id: str) -> Row | None:
-    """The ``person_link`` row of a facility Patient (``person_id``, ``link_type``...)."""
-    return ctx.session.execute(_LINK_OF, {"patient_id": patient_id}).first()
+def link_of(ctx: RequestContext, patient_id: str) -> Link | None:
+    """The ``person_link`` row of a facility Patient."""
+    return _LINK_OF.first_as(ctx.session, {"patient_id": patient_id}, Link)
 
 
 def linked_person(ctx: RequestContext, patient_id: str) -> str | None:
@@ -69,9 +94,9 @@ def members(ctx: RequestContext, person_id: str) -> list[str]:
     return sorted(rows)
 
 
-def replaced_by(ctx: RequestContext, person_id: str) -> Row | None:
-    """The ``person_replaced`` row of a merged person (``replaced_by``, ``change_id``)."""
-    return ctx.session.execute(_REPLACED_BY, {"person_id": person_id}).first()
+def replaced_by(ctx: RequestContext, person_id: str) -> Replaced | None:
+    """The ``person_replaced`` row of a merged person."""
+    return _REPLACED_BY.first_as(ctx.session, {"person_id": person_id}, Replaced)
 
 
 def resolve(ctx: RequestContext, person_id: str) -> str:
@@ -98,8 +123,7 @@ def aliases(ctx: RequestContext, person_id: str) -> set[str]:
 
 def replaced_persons(ctx: RequestContext, person_id: str) -> list[str]:
     """The persons merged directly into ``person_id`` (its golden record ``replaces`` them)."""
-    rows = ctx.session.execute(_REPLACED_PERSONS, {"person_id": person_id}).scalars()
-    return sorted(rows)
+    return sorted(row[0] for row in _REPLACED_PERSONS.rows(ctx.session, {"person_id": person_id}))
 
 
 def national_id_hashes(
@@ -127,8 +151,7 @@ def national_id_hashes(
 
 def sources(ctx: RequestContext, person_id: str) -> list[dict]:
     """The current facility Patients of ``person_id``."""
-    rows = ctx.session.execute(_SOURCES, {"person_id": person_id})
-    return [orjson.loads(row.content) for row in rows]
+    return [orjson.loads(row[0]) for row in _SOURCES.rows(ctx.session, {"person_id": person_id})]
 
 
 def distinct_mark(ctx: RequestContext, a: str, b: str) -> int | None:

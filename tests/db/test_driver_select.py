@@ -3,6 +3,8 @@ SQLAlchemy's errors; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -71,6 +73,32 @@ def test_first_is_the_first_row_or_none(engine: Engine) -> None:
         first = driver.first(session, {"res_type": "Observation"})
         assert first is not None and first[1] == "a"
         assert driver.first(session, {"res_type": "Encounter"}) is None
+
+
+class _ByType(NamedTuple):
+    rid: int
+    res_id: str
+    deleted: bool
+    content: bytes | None
+    patients: str | None
+
+
+class _Misnamed(NamedTuple):
+    rid: int
+    res_id: str
+
+
+def test_first_as_names_the_values_of_the_first_row(engine: Engine) -> None:
+    driver = DriverSelect(_BY_TYPE)
+    with unit_of_work(engine, write=False) as session:
+        _add(session, "a", deleted=False, patients=["p1"])
+        first = driver.first_as(session, {"res_type": "Observation"}, _ByType)
+        assert first is not None
+        assert (first.res_id, first.deleted, first.patients) == ("a", False, "p1")
+        assert tuple(first) == driver.first(session, {"res_type": "Observation"})
+        assert driver.first_as(session, {"res_type": "Encounter"}, _ByType) is None
+        with pytest.raises(TypeError):
+            driver.first_as(session, {"res_type": "Observation"}, _Misnamed)
 
 
 @settings(
