@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Dialect, Executable, Select
 from sqlmodel import Session
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
@@ -31,7 +31,7 @@ RowType = TypeVar("RowType", bound=NamedTuple)
 
 
 @dataclass(frozen=True)
-class _Compiled:
+class DriverSql:
     """One statement as one dialect's driver takes it."""
 
     sql: str
@@ -62,21 +62,25 @@ class _Compiled:
         return converted
 
 
-def _compile(statement: Select, dialect: Dialect) -> _Compiled:
+def compile_for_driver(
+    statement: Executable, dialect: Dialect, selected: Sequence[Any] = ()
+) -> DriverSql:
+    """``statement`` as ``dialect``'s driver takes it; ``selected``: the columns whose
+    values come back (their types' result conversions are applied)."""
     compiled = statement.compile(dialect=dialect)
     if any(bind.expanding for bind in compiled.binds.values()):
-        raise ValueError("a driver SELECT cannot expand IN lists; run it through SQLAlchemy")
+        raise ValueError("a driver statement cannot expand IN lists; run it through SQLAlchemy")
     # Expanded once with stand-ins for the values the caller gives: what SQLAlchemy renders
     # only at execution (``literal_execute`` values, such as ``aggregate_strings``'s
     # separator) goes into the SQL, the caller's parameters stay parameters.
     given = {bind.key: None for bind in compiled.binds.values() if bind.required}
     expanded = compiled.construct_expanded_state(given)
     results = []
-    for index, column in enumerate(statement.selected_columns):
+    for index, column in enumerate(selected):
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             results.append((index, process))
-    return _Compiled(
+    return DriverSql(
         sql=expanded.statement,
         names=tuple(expanded.positiontup or ()) if compiled.positional else None,
         defaults={k: v for k, v in expanded.parameters.items() if k not in given},
@@ -95,7 +99,7 @@ class DriverSelect:
         self.statement = statement
         self.keys: tuple[str, ...] = tuple(statement.selected_columns.keys())
         """The names of the selected columns, in the order of a row's values."""
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._by_dialect: dict[str, DriverSql] = {}
 
     def rows(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row for ``values`` (bind name to value), in the session's transaction."""
@@ -103,7 +107,9 @@ class DriverSelect:
         dialect = connection.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
-            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
+            compiled = self._by_dialect[dialect.name] = compile_for_driver(
+                self.statement, dialect, self.statement.selected_columns
+            )
         dbapi = connection.connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()  # sqlite3 cursors are no context managers

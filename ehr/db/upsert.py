@@ -5,38 +5,44 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Executable, Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
+
+from ehr.db.driver_write import DriverWrite
 
 
 def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` into ``table``; rows whose key already exists are left as they are."""
     if not rows:
         return
-    session.execute(_insert_ignoring_statement(session.get_bind().dialect.name, table), rows)
+    dialect = session.get_bind().dialect.name
+    _insert_ignoring(dialect, table, tuple(rows[0])).execute(session, rows)
 
 
 def upsert(session: Session, table: Table, row: dict[str, Any], key: tuple[str, ...]) -> None:
     """Insert ``row``, or update the existing row with the same ``key`` columns to match it."""
     dialect = session.get_bind().dialect.name
-    session.execute(_upsert_statement(dialect, table, tuple(row), key), row)
+    _upsert(dialect, table, tuple(row), key).execute(session, row)
+
+
+def _insert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).values({name: bindparam(name) for name in columns})
 
 
 @lru_cache(maxsize=64)
-def _insert_ignoring_statement(dialect: str, table: Table) -> Executable:
-    """Built once per table, as ``_upsert_statement``."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
+def _insert_ignoring(dialect: str, table: Table, columns: tuple[str, ...]) -> DriverWrite:
+    """Built once per shape and run on the driver: linking and care relationships insert
+    such rows on every Patient and Encounter write (``ehr.db.driver_write``)."""
+    return DriverWrite(_insert(dialect, table, columns).on_conflict_do_nothing())
 
 
 @lru_cache(maxsize=256)
-def _upsert_statement(
+def _upsert(
     dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]
-) -> Executable:
-    """Built once per shape: building it costs more than running it (linking upserts
-    several rows per Patient)."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table)
+) -> DriverWrite:
+    """Built once per shape, as ``_insert_ignoring``."""
+    statement = _insert(dialect, table, columns)
     changes = {name: statement.excluded[name] for name in columns if name not in key}
-    return statement.on_conflict_do_update(index_elements=list(key), set_=changes)
+    return DriverWrite(statement.on_conflict_do_update(index_elements=list(key), set_=changes))

@@ -24,12 +24,12 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     select,
     union_all,
 )
 
 from ehr.db.driver_select import DriverSelect
+from ehr.db.driver_write import DriverWrite, insert_of
 from ehr.db.schema import MatchBlock, MatchFeatures, PersonLink, PersonNationalId, Resource
 from ehr.mpi.blocking import blocking_keys
 from ehr.mpi.features import (
@@ -265,12 +265,14 @@ def record_keys(ctx: RequestContext, record: MatchRecord) -> set[str]:
     return {key for key in blocking_keys(record, rules_of(ctx)) if len(key) <= KEY_LENGTH}
 
 
-_DELETE_BLOCKS = delete(_BLOCK).where(_BLOCK.c.patient_id == bindparam("patient_id"))
-_DELETE_FEATURES = delete(_FEATURES).where(_FEATURES.c.patient_id == bindparam("patient_id"))
-_INSERT_BLOCK = insert(_BLOCK)
-_INSERT_FEATURES = insert(_FEATURES)
-"""Built once: every facility Patient write files the Patient (building a statement cost
-more than running it)."""
+_DELETE_BLOCKS = DriverWrite(delete(_BLOCK).where(_BLOCK.c.patient_id == bindparam("patient_id")))
+_DELETE_FEATURES = DriverWrite(
+    delete(_FEATURES).where(_FEATURES.c.patient_id == bindparam("patient_id"))
+)
+_INSERT_BLOCK = DriverWrite(insert_of(_BLOCK, ("key", "patient_id")))
+_INSERT_FEATURES = DriverWrite(insert_of(_FEATURES, ("patient_id", "features")))
+"""Built once and run on the driver: every facility Patient write files the Patient
+(``ehr.db.driver_write``)."""
 
 
 def index_for_matching(
@@ -281,14 +283,14 @@ def index_for_matching(
     it has no rows to replace."""
     if not fresh:
         params = {"patient_id": patient_id}
-        ctx.session.execute(_DELETE_BLOCKS, params)
-        ctx.session.execute(_DELETE_FEATURES, params)
+        _DELETE_BLOCKS.execute(ctx.session, params)
+        _DELETE_FEATURES.execute(ctx.session, params)
     if record is None:
         return
     keys = record_keys(ctx, record)
     if keys:
-        ctx.session.execute(
-            _INSERT_BLOCK, [{"key": key, "patient_id": patient_id} for key in sorted(keys)]
+        _INSERT_BLOCK.execute(
+            ctx.session, [{"key": key, "patient_id": patient_id} for key in sorted(keys)]
         )
     features = record_to_json(comparable(ctx, record))
-    ctx.session.execute(_INSERT_FEATURES, {"patient_id": patient_id, "features": features})
+    _INSERT_FEATURES.execute(ctx.session, {"patient_id": patient_id, "features": features})

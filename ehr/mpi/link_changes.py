@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, update
 
+from ehr.db.driver_write import DriverWrite, insert_of
 from ehr.db.schema import PersonLink, PersonLinkChange, PersonLinkHistory
 from ehr.db.upsert import upsert
 
@@ -24,11 +25,33 @@ if TYPE_CHECKING:
 _LINK = PersonLink.__table__  # type: ignore[attr-defined]
 _HISTORY = PersonLinkHistory.__table__  # type: ignore[attr-defined]
 _CHANGE = PersonLinkChange.__table__  # type: ignore[attr-defined]
-_INSERT_CHANGE = insert(_CHANGE)
-_INSERT_HISTORY = insert(_HISTORY)
-_DELETE_LINK = delete(_LINK).where(_LINK.c.patient_id == bindparam("patient_id"))
-"""Built once, values bound at execution: every linked Patient write opens a change and
-records a move (building a statement per call cost more than running it)."""
+_INSERT_CHANGE = DriverWrite(
+    insert_of(_CHANGE, ("action", "link_type", "actor", "reason", "at", "undoes")).returning(
+        _CHANGE.c.change_id
+    ),
+    returning=(_CHANGE.c.change_id,),
+)
+_INSERT_HISTORY = DriverWrite(
+    insert_of(
+        _HISTORY,
+        (
+            "patient_id",
+            "person_id",
+            "previous_person_id",
+            "action",
+            "link_type",
+            "actor",
+            "reason",
+            "score",
+            "explanation",
+            "at",
+            "change_id",
+        ),
+    )
+)
+_DELETE_LINK = DriverWrite(delete(_LINK).where(_LINK.c.patient_id == bindparam("patient_id")))
+"""Built once and run on the driver: every linked Patient write opens a change and records
+a move (``ehr.db.driver_write``)."""
 AUTO, MANUAL = "AUTO", "MANUAL"
 
 
@@ -60,8 +83,8 @@ def start_change(
     """Open a change and return its id; ``record_move`` attaches the records it moves."""
     from ehr.storage.write import now_micros
 
-    result = ctx.session.execute(
-        _INSERT_CHANGE,
+    returned = _INSERT_CHANGE.returned(
+        ctx.session,
         {
             "action": action,
             "link_type": link_type,
@@ -71,7 +94,7 @@ def start_change(
             "undoes": undoes,
         },
     )
-    return int(result.inserted_primary_key[0])
+    return int(returned[0][0])
 
 
 def record_move(
@@ -82,7 +105,7 @@ def record_move(
 
     now = now_micros()
     if move.person_id is None:
-        ctx.session.execute(_DELETE_LINK, {"patient_id": move.patient_id})
+        _DELETE_LINK.execute(ctx.session, {"patient_id": move.patient_id})
     else:
         row = {
             "patient_id": move.patient_id,
@@ -94,8 +117,8 @@ def record_move(
         }
         upsert(ctx.session, _LINK, row, ("patient_id",))
     explanation = move.explanation
-    ctx.session.execute(
-        _INSERT_HISTORY,
+    _INSERT_HISTORY.execute(
+        ctx.session,
         {
             "patient_id": move.patient_id,
             "person_id": move.person_id,
