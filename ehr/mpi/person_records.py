@@ -80,20 +80,22 @@ def refresh_golden(
     an inactive record pointing at the survivor. Rebuilds of one person are serialised
     (``ehr.db.locks``): a rebuild waits for the one before it to commit, so it reads every
     source that transaction added. ``sole_source``: the person was just made for this
-    stored record (``LinkDecision.new_person``), which is all there is to read.
+    stored record (``LinkDecision.new_person``), which is all there is to read; no other
+    transaction can know its id before this one commits, so there is nothing to wait for.
     """
     from ehr.storage.write import write_resource
 
-    serialize_on(ctx.session, f"person:{person_id}")
     system = ctx.settings.cccd_system
     body: dict[str, Any] | None = None
     if sole_source is not None:
         body = golden_patient(person_id, [sole_source], system)
-    elif found := sources(ctx, person_id):
-        body = golden_patient(person_id, found, system, replaces=replaced_persons(ctx, person_id))
     else:
-        merged = replaced_by(ctx, person_id)
-        if merged is not None:
+        serialize_on(ctx.session, f"person:{person_id}")
+        found = sources(ctx, person_id)
+        if found:
+            replaces = replaced_persons(ctx, person_id)
+            body = golden_patient(person_id, found, system, replaces=replaces)
+        elif (merged := replaced_by(ctx, person_id)) is not None:
             body = replaced_golden(person_id, merged.replaced_by)
     # A source sent again as it was rebuilds the same record, which the write path stores
     # as no new version.

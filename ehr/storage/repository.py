@@ -366,7 +366,13 @@ def replace_compartment(session: Session, stored: StoredResource, patients: set[
         )
 
 
+_COMPARTMENT_OF = DriverSelect(
+    select(_COMPARTMENT.c.patient_id).where(_COMPARTMENT.c.rid == bindparam("rid"))
+)
+"""Built once: a delete and every update that changes nothing (``ehr.storage.write``) name
+the patients of what they touch for the audit."""
+
+
 def compartment_of(session: Session, rid: int) -> set[str]:
     """The patients whose compartment holds resource ``rid`` now."""
-    rows = session.execute(select(_COMPARTMENT.c.patient_id).where(_COMPARTMENT.c.rid == rid))
-    return {row.patient_id for row in rows}
+    return {row[0] for row in _COMPARTMENT_OF.rows(session, {"rid": rid})}
