@@ -28,6 +28,7 @@ from ehr.db.driver_errors import as_sqlalchemy_errors
 
 Processor = Callable[[Any], Any]
 RowType = TypeVar("RowType", bound=NamedTuple)
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -89,37 +90,59 @@ def compile_for_driver(
     )
 
 
-class DriverSelect:
-    """A ``SELECT`` built once, compiled once per dialect, run on the driver's cursor.
+class OnDriver:
+    """A statement compiled once per dialect and run on the DB-API cursor of the session's
+    connection, with SQLAlchemy's errors: what ``DriverSelect`` and ``DriverWrite`` share.
+    ``selected``: the columns whose values come back."""
 
-    No expanding (``IN``-list) parameters: their SQL depends on the values.
-    """
-
-    def __init__(self, statement: Select) -> None:
+    def __init__(self, statement: Executable, selected: Sequence[Any] = ()) -> None:
         self.statement = statement
-        self.keys: tuple[str, ...] = tuple(statement.selected_columns.keys())
-        """The names of the selected columns, in the order of a row's values."""
+        self._selected = tuple(selected)
         self._by_dialect: dict[str, DriverSql] = {}
 
-    def rows(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row for ``values`` (bind name to value), in the session's transaction."""
+    def _run(self, session: Session, work: Callable[[Any, DriverSql], Result]) -> Result:
+        """``work(cursor, compiled)`` in the session's transaction."""
         connection = session.connection()
         dialect = connection.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
             compiled = self._by_dialect[dialect.name] = compile_for_driver(
-                self.statement, dialect, self.statement.selected_columns
+                self.statement, dialect, self._selected
             )
         dbapi = connection.connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()  # sqlite3 cursors are no context managers
         try:
             with as_sqlalchemy_errors(connection):
-                cursor.execute(compiled.sql, compiled.parameters(values))
-                fetched = cursor.fetchall()
+                return work(cursor, compiled)
         finally:
             cursor.close()
-        return compiled.convert(fetched)
+
+    def _fetch(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run it once for ``values`` and return the rows it gives back, converted."""
+
+        def fetch(cursor: Any, compiled: DriverSql) -> list[tuple[Any, ...]]:
+            cursor.execute(compiled.sql, compiled.parameters(values))
+            return compiled.convert(cursor.fetchall())
+
+        return self._run(session, fetch)
+
+
+class DriverSelect(OnDriver):
+    """A ``SELECT`` built once, compiled once per dialect, run on the driver's cursor.
+
+    No expanding (``IN``-list) parameters: their SQL depends on the values.
+    """
+
+    def __init__(self, statement: Select) -> None:
+        super().__init__(statement, statement.selected_columns)
+        self.statement: Select = statement
+        self.keys: tuple[str, ...] = tuple(statement.selected_columns.keys())
+        """The names of the selected columns, in the order of a row's values."""
+
+    def rows(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row for ``values`` (bind name to value), in the session's transaction."""
+        return self._fetch(session, values)
 
     def first(self, session: Session, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row for ``values``, or ``None``."""

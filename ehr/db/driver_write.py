@@ -22,55 +22,32 @@ from typing import Any
 from sqlalchemy import Executable, Table, bindparam, insert
 from sqlmodel import Session
 
-from ehr.db.driver_errors import as_sqlalchemy_errors
-from ehr.db.driver_select import DriverSql, compile_for_driver
+from ehr.db.driver_select import DriverSql, OnDriver
 
 
-class DriverWrite:
-    """A data-changing statement compiled once per dialect, run on the driver's cursor."""
+class DriverWrite(OnDriver):
+    """A data-changing statement compiled once per dialect, run on the driver's cursor
+    (``returning``: the columns of its ``RETURNING`` clause, if any)."""
 
     def __init__(self, statement: Executable, returning: Sequence[Any] = ()) -> None:
-        self.statement = statement
-        self._returning = tuple(returning)
-        self._by_dialect: dict[str, DriverSql] = {}
+        super().__init__(statement, returning)
 
     def execute(
         self, session: Session, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]
     ) -> None:
         """Run the statement once for a mapping of values, or once per row of a list."""
-        self._run(session, rows, fetch=False)
+
+        def write(cursor: Any, compiled: DriverSql) -> None:
+            if isinstance(rows, Mapping):
+                cursor.execute(compiled.sql, compiled.parameters(rows))
+            elif rows:
+                cursor.executemany(compiled.sql, [compiled.parameters(r) for r in rows])
+
+        self._run(session, write)
 
     def returned(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it for ``values`` and return what its ``RETURNING`` clause gives back."""
-        return self._run(session, values, fetch=True)
-
-    def _run(
-        self,
-        session: Session,
-        rows: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-        *,
-        fetch: bool,
-    ) -> list[tuple[Any, ...]]:
-        connection = session.connection()
-        dialect = connection.dialect
-        compiled = self._by_dialect.get(dialect.name)
-        if compiled is None:
-            compiled = self._by_dialect[dialect.name] = compile_for_driver(
-                self.statement, dialect, self._returning
-            )
-        dbapi = connection.connection.dbapi_connection
-        assert dbapi is not None
-        cursor = dbapi.cursor()
-        try:
-            with as_sqlalchemy_errors(connection):
-                if isinstance(rows, Mapping):
-                    cursor.execute(compiled.sql, compiled.parameters(rows))
-                    return compiled.convert(cursor.fetchall()) if fetch else []
-                if rows:
-                    cursor.executemany(compiled.sql, [compiled.parameters(r) for r in rows])
-                return []
-        finally:
-            cursor.close()
+        return self._fetch(session, values)
 
 
 def insert_of(table: Table, columns: Sequence[str]) -> Any:

@@ -110,18 +110,16 @@ def write_resource(
     change = Change(method=method, res_type=res_type, res_id=res_id, body=body, previous=current)
     for participant in ctx.services.participants:
         participant.before_store(ctx, change)
+    if change.body is not None and check_references:
+        ctx.pending_references.append((res_type, change.body))
     if current is not None and _says_the_same(current, change.body):
         change.unchanged = True
         change.patients = compartment_of(ctx.session, current.rid)
-        if check_references:
-            ctx.pending_references.append((res_type, change.body))
         for participant in ctx.services.participants:
             participant.after_store(ctx, change, current)
         return WriteResult(stored=current, created=False, changed=False)
 
     content = orjson.dumps(change.body) if change.body is not None else None
-    if change.body is not None and check_references:
-        ctx.pending_references.append((res_type, change.body))
     entries = extract_all(change.body, ctx.registry) if change.body is not None else []
     if change.body is not None:
         change.patients = ctx.services.compartment.patients_of(res_type, res_id, entries)
