@@ -57,6 +57,10 @@ class RequestContext:
     audit: AuditTrail = field(default_factory=AuditTrail)
     pending_references: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Resources written in this unit of work whose references are checked at its end."""
+    written: dict[tuple[str, str], bool] = field(default_factory=dict)
+    """What this unit of work stored (True) or deleted (False), by type and id. A reference
+    to one of these is settled without asking the database: a bundle's entries mostly refer
+    to each other, and the person index's ``refer`` links to the golden records it writes."""
 
     @property
     def store(self) -> GuardedStore:
@@ -69,7 +73,14 @@ class RequestContext:
         """The exchange acting on its own in this unit of work (golden records, review tasks):
         an unrestricted policy, the same session and audit trail."""
         policy = AccessPolicy(None, self.policy.person_types, self.policy.cccd_system)
-        return RequestContext(self.services, self.session, self.base_url, policy, audit=self.audit)
+        return RequestContext(
+            self.services,
+            self.session,
+            self.base_url,
+            policy,
+            audit=self.audit,
+            written=self.written,
+        )
 
     def finish(self) -> None:
         """End-of-unit work that must see every write of the unit: audit, then integrity."""
@@ -77,7 +88,12 @@ class RequestContext:
 
         self.audit.write_events(self)
         pending, self.pending_references = self.pending_references, []
-        verify_references(self.session, pending)
+        verify_references(self.session, pending, self.written)
+
+    def discard_pending(self) -> None:
+        """Forget what was noted of writes a savepoint rolled back (a failed batch entry)."""
+        self.pending_references.clear()
+        self.written.clear()
 
     @property
     def registry(self) -> SearchRegistry:

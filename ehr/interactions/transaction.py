@@ -185,11 +185,11 @@ def _run_batch_entry(ctx: RequestContext, req: FhirRequest, entry: Entry) -> Fhi
         ctx.finish()
     except FhirError as error:
         savepoint.rollback()
-        ctx.pending_references.clear()
+        ctx.discard_pending()
         return FhirResponse(status=error.status, body=error.outcome())
     except IntegrityError:
         savepoint.rollback()
-        ctx.pending_references.clear()
+        ctx.discard_pending()
         error = Conflict("the entry conflicts with a concurrent change; retry")
         return FhirResponse(status=error.status, body=error.outcome())
     savepoint.commit()

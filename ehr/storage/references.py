@@ -12,7 +12,7 @@ outside a transaction): all are 422.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -57,8 +57,17 @@ def rewrite_references(value: Any, mapping: dict[str, str]) -> Any:
     return value
 
 
-def verify_references(session: Session, pending: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """Raise ``Unprocessable`` naming each reference of ``pending`` that does not resolve."""
+def verify_references(
+    session: Session,
+    pending: Iterable[tuple[str, dict[str, Any]]],
+    written: Mapping[tuple[str, str], bool] | None = None,
+) -> None:
+    """Raise ``Unprocessable`` naming each reference of ``pending`` that does not resolve.
+
+    ``written``: what the unit of work itself stored (True) or deleted (False); only the
+    other targets are looked up, in one statement per 200.
+    """
+    written = written or {}
     wanted: dict[tuple[str, str], list[str]] = {}
     issues: list[Issue] = []
     for res_type, body in pending:
@@ -77,7 +86,10 @@ def verify_references(session: Session, pending: Iterable[tuple[str, dict[str, A
             elif not reference.startswith("#") and not _ABSOLUTE.match(reference):
                 issues.append(Issue("error", "value", _malformed(where, reference), (where,)))
     if wanted:
-        found = _existing(session, list(wanted))
+        found = {target for target in wanted if written.get(target)}
+        unknown = [target for target in wanted if target not in written]
+        if unknown:
+            found |= _existing(session, unknown)
         for target, paths in wanted.items():
             if target not in found:
                 issues.extend(

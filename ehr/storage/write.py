@@ -96,6 +96,7 @@ def write_resource(
             f'If-Match expected version W/"{expected_version}" but the current is {have}'
         )
     if body is None and (current is None or current.deleted):
+        ctx.written[(res_type, res_id)] = False
         return WriteResult(stored=current, created=False, changed=False)
 
     version = 1 if current is None else current.version + 1
@@ -110,15 +111,17 @@ def write_resource(
     change = Change(method=method, res_type=res_type, res_id=res_id, body=body, previous=current)
     for participant in ctx.services.participants:
         participant.before_store(ctx, change)
-    if change.body is not None and check_references:
-        ctx.pending_references.append((res_type, change.body))
-    if current is not None and _says_the_same(current, change.body):
+    if current is not None and says_the_same(current, change.body):
+        # Nothing is stored, so nothing new refers anywhere: no reference check either.
         change.unchanged = True
+        ctx.written[(res_type, res_id)] = True
         change.patients = compartment_of(ctx.session, current.rid)
         for participant in ctx.services.participants:
             participant.after_store(ctx, change, current)
         return WriteResult(stored=current, created=False, changed=False)
 
+    if change.body is not None and check_references:
+        ctx.pending_references.append((res_type, change.body))
     content = orjson.dumps(change.body) if change.body is not None else None
     entries = extract_all(change.body, ctx.registry) if change.body is not None else []
     if change.body is not None:
@@ -152,6 +155,7 @@ def write_resource(
         )
         replace_index(ctx.session, stored, entries)
         replace_compartment(ctx.session, stored, change.patients)
+    ctx.written[(res_type, res_id)] = change.body is not None
     for participant in ctx.services.participants:
         participant.after_store(ctx, change, stored)
     created = current is None or current.deleted
@@ -162,11 +166,17 @@ _VERSION_STAMPS = ("versionId", "lastUpdated")
 """What ``_stamped`` sets anew on every version."""
 
 
-def _says_the_same(current: StoredResource, body: dict[str, Any] | None) -> bool:
-    """Whether ``body`` is the current version again, its version stamps aside."""
+def says_the_same(current: StoredResource, body: dict[str, Any] | None) -> bool:
+    """Whether ``body`` is the current version again, its version stamps aside (a no-op
+    update: the write path stores no new version)."""
     if body is None or current.deleted or current.content is None:
         return False
-    return _unstamped(orjson.loads(current.content)) == _unstamped(body)
+    return same_but_stamps(orjson.loads(current.content), body)
+
+
+def same_but_stamps(stored: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether two bodies differ in their version stamps at most."""
+    return _unstamped(stored) == _unstamped(body)
 
 
 def _unstamped(resource: dict[str, Any]) -> dict[str, Any]:

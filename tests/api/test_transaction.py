@@ -165,3 +165,71 @@ def test_too_many_entries_is_413(client, store_counts):
     response = client.post("/fhir", json=bundle)
     assert response.status_code == 413
     assert store_counts().resources == 0
+
+
+def test_a_reference_to_what_the_transaction_deleted_is_422(client, store_counts):
+    existing = client.post("/fhir/Patient", json=patient(family="Lý")).json()
+    before = store_counts()
+    bundle = _bundle(
+        [
+            _entry(encounter(f"Patient/{existing['id']}")),
+            {"request": {"method": "DELETE", "url": f"Patient/{existing['id']}"}},
+        ]
+    )
+    response = client.post("/fhir", json=bundle)
+    assert response.status_code == 422
+    assert outcome_issue(response)["expression"] == ["Encounter.subject"]
+    assert store_counts() == before
+    assert client.get(f"/fhir/Patient/{existing['id']}").status_code == 200
+
+
+def test_a_batch_entry_cannot_refer_to_what_a_failed_entry_wrote(client):
+    """A failed entry's savepoint takes its writes back; a later entry's reference to one
+    of them is checked against the database, not against what the failed entry noted."""
+    bundle = _bundle(
+        [
+            # Stored, then refused at the entry's end: its own reference does not resolve.
+            _entry(
+                patient(
+                    id="rolled-back",
+                    generalPractitioner=[{"reference": "Practitioner/nobody"}],
+                ),
+                method="PUT",
+                url="Patient/rolled-back",
+            ),
+            _entry(encounter("Patient/rolled-back")),
+        ],
+        kind="batch",
+    )
+    response = client.post("/fhir", json=bundle)
+    assert response.status_code == 200
+    statuses = [entry["response"]["status"][:3] for entry in response.json()["entry"]]
+    assert statuses == ["422", "422"]
+    assert client.get("/fhir/Patient/rolled-back").status_code == 404
+    assert count_of(client, "Encounter") == 0
+
+
+def test_references_among_a_bundles_own_entries_need_no_lookup(client, monkeypatch):
+    from ehr.storage import references
+
+    looked_up: list[list[tuple[str, str]]] = []
+    existing = references._existing
+
+    def recording(session, targets):  # type: ignore[no-untyped-def]
+        looked_up.append(list(targets))
+        return existing(session, targets)
+
+    monkeypatch.setattr(references, "_existing", recording)
+    outside = client.post("/fhir/Patient", json=patient(family="Mai")).json()["id"]
+    looked_up.clear()
+    urn = "urn:uuid:6d3c1d7e-0000-4000-8000-000000000009"
+    bundle = _bundle(
+        [
+            _entry(patient(), fullUrl=urn),
+            _entry(encounter(urn)),
+            _entry(encounter(f"Patient/{outside}")),
+        ]
+    )
+    response = client.post("/fhir", json=bundle)
+    assert response.status_code == 200, response.text
+    assert looked_up == [[("Patient", outside)]]
