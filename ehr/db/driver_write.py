@@ -16,12 +16,14 @@ compiled once cannot do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Executable, Table, bindparam, insert
 from sqlmodel import Session
 
+from ehr.db.driver_errors import as_sqlalchemy_errors
 from ehr.db.driver_select import DriverSql, OnDriver
 
 
@@ -53,3 +55,25 @@ class DriverWrite(OnDriver):
 def insert_of(table: Table, columns: Sequence[str]) -> Any:
     """``INSERT INTO table (columns) VALUES (:column...)``, ready for a ``DriverWrite``."""
     return insert(table).values({name: bindparam(name) for name in columns})
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Send the driver statements run inside to PostgreSQL without waiting for each one
+    (psycopg's pipeline mode, as ``insert_new_many`` does): a statement whose rows are read
+    (a ``RETURNING``) waits for the ones before it, the rest are sent at the block's end,
+    and an error any of them meets is raised, as SQLAlchemy's, by then. SQLite runs in
+    process, where there is no round trip to save: the block runs as it is.
+
+    Only ``DriverSelect`` and ``DriverWrite`` statements may run inside: SQLAlchemy reads a
+    result's columns before its rows arrive, so ``ehr.db.engine`` refuses its statements
+    in a pipeline rather than let one see an empty result.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    with as_sqlalchemy_errors(connection), dbapi.pipeline():  # type: ignore[attr-defined]
+        yield

@@ -57,7 +57,16 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
         return engine
     # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
     # fails its unit of work, which ``run_in_unit_of_work`` then runs again on a fresh one.
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
+    event.listen(engine, "before_cursor_execute", _not_in_a_pipeline)
+    return engine
+
+
+def _not_in_a_pipeline(connection, cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+    """SQLAlchemy reads a result's columns as soon as it has sent the statement; inside
+    ``ehr.db.driver_write.pipelined`` they are not there yet and a SELECT would look empty."""
+    if cursor.connection.pgconn.pipeline_status:
+        raise RuntimeError(f"a SQLAlchemy statement inside a driver pipeline: {statement[:80]}")
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int, audit_file: Path | None) -> None:

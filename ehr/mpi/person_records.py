@@ -48,6 +48,17 @@ def with_refer_link(body: dict[str, Any], person_id: str) -> dict[str, Any]:
     return body
 
 
+def referred_person(body: dict[str, Any]) -> str | None:
+    """The person id that ``body``'s one ``refer`` link names (None: no such single link)."""
+    refer = [link for link in body.get("link") or [] if link.get("type") == "refer"]
+    if len(refer) != 1 or not isinstance(other := refer[0].get("other"), dict):
+        return None
+    reference = other.get("reference")
+    if not isinstance(reference, str) or not reference.startswith("Patient/"):
+        return None
+    return reference.removeprefix("Patient/")
+
+
 def relabel(ctx: RequestContext, patient_id: str, person_id: str) -> None:
     """Point the stored facility Patient's ``refer`` link at ``person_id`` (a new version)."""
     from ehr.storage.repository import read_current
@@ -57,8 +68,7 @@ def relabel(ctx: RequestContext, patient_id: str, person_id: str) -> None:
     if stored is None or stored.deleted or stored.content is None:
         return
     body = orjson.loads(stored.content)
-    refer = [link for link in body.get("link") or [] if link.get("type") == "refer"]
-    if [link["other"].get("reference") for link in refer] == [f"Patient/{person_id}"]:
+    if referred_person(body) == person_id:
         return
     with _rewriting():
         write_resource(

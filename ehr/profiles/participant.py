@@ -75,7 +75,7 @@ class ProfileValidation:
     def before_store(self, ctx: RequestContext, change: Change) -> None:
         if change.body is None or change.res_type in UNCHECKED_TYPES:
             return
-        _drop_status_tag(change.body)  # the server's tag, whatever the type
+        drop_status_tag(change.body)  # the server's tag, whatever the type
         if not self.in_scope(change.res_type, change.body):
             return
         report = validate(change.body, self.profiles)
@@ -133,7 +133,9 @@ def _may_be_flagged(previous: StoredResource | None) -> bool:
     return NOT_EXCHANGEABLE["code"].encode() in previous.content
 
 
-def _drop_status_tag(body: dict[str, Any]) -> None:
+def drop_status_tag(body: dict[str, Any]) -> None:
+    """Remove the server's exchange-status tag from ``body`` (in place): profile validation
+    sets it anew on every write, whatever a client sent."""
     meta = body.get("meta")
     if not isinstance(meta, dict) or not isinstance(meta.get("tag"), list):
         return

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ehr.db.driver_write import DriverWrite, insert_of
+from ehr.db.driver_write import DriverWrite, insert_of, pipelined
 from ehr.db.schema import MatchBlock, PersonLink, PersonLinkChange
 from ehr.db.unit_of_work import unit_of_work
 from ehr.db.upsert import insert_ignoring_duplicates, upsert
@@ -85,3 +85,40 @@ def test_upsert_and_insert_ignoring_duplicates_keep_one_row_per_key(engine: Engi
         upsert(session, _LINK, link("z"), ("patient_id",))
         moved = session.execute(select(_LINK.c.person_id)).scalars().all()
         assert moved == ["z"]
+
+
+def test_pipelined_writes_and_a_returning_land_in_the_transaction(engine: Engine) -> None:
+    values = {"action": "link", "link_type": "AUTO", "actor": "t", "reason": "r", "at": 1}
+    with unit_of_work(engine) as session:
+        with pipelined(session):
+            _INSERT_BLOCK.execute(session, [{"key": k, "patient_id": "p1"} for k in ("a", "b")])
+            change_id = _OPEN_CHANGE.returned(session, values)[0][0]
+            _INSERT_BLOCK.execute(session, {"key": f"change-{change_id}", "patient_id": "p2"})
+            _DELETE_BLOCKS.execute(session, {"patient_id": "p1"})
+        assert _blocks(session) == [(f"change-{change_id}", "p2")]
+    with unit_of_work(engine, write=False) as session:
+        assert _blocks(session) == [(f"change-{change_id}", "p2")]
+
+
+def test_a_pipelined_error_is_sqlalchemys_and_nothing_is_kept(engine: Engine) -> None:
+    row = {"patient_id": "p1", "person_id": "x", "link_type": "AUTO"}
+    insert_link = DriverWrite(insert_of(_LINK, tuple(row)))
+    with pytest.raises(IntegrityError), unit_of_work(engine) as session, pipelined(session):
+        _INSERT_BLOCK.execute(session, {"key": "a", "patient_id": "p1"})
+        insert_link.execute(session, row)  # grade and updated are NOT NULL
+        _INSERT_BLOCK.execute(session, {"key": "b", "patient_id": "p1"})
+    with unit_of_work(engine, write=False) as session:
+        assert _blocks(session) == []
+
+
+def test_a_sqlalchemy_statement_inside_a_pipeline_is_refused(engine: Engine) -> None:
+    """On PostgreSQL SQLAlchemy would read an empty result before the rows arrive; on
+    SQLite (no pipeline) it runs as anywhere else."""
+    with unit_of_work(engine) as session:
+        _INSERT_BLOCK.execute(session, {"key": "a", "patient_id": "p1"})
+        with pipelined(session):
+            if engine.dialect.name == "postgresql":
+                with pytest.raises(RuntimeError, match="pipeline"):
+                    _blocks(session)
+            else:
+                assert _blocks(session) == [("a", "p1")]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import orjson
+import pytest
 from fhir_helpers import encounter, outcome_issue, patient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from ehr.config import REPO_ROOT
 from ehr.db.schema import PersonLink, PersonLinkHistory
 from ehr.mpi.cccd import make_cccd
 from ehr.mpi.golden import GOLDEN_TAG
@@ -146,6 +149,50 @@ def test_pushing_the_same_patient_again_changes_no_link(client, app, token_for):
             select(func.count()).select_from(PersonLinkHistory)
         ).scalar_one()
     assert changes == 1
+
+
+_EXAMPLE_PATIENT = REPO_ROOT / "fhir_profiles/examples/Patient-example.json"
+
+
+@pytest.mark.parametrize("conforming", [True, False], ids=["conforming", "flagged"])
+def test_a_record_sent_again_as_stored_is_not_decided_again(
+    client, token_for, monkeypatch, conforming
+):
+    """A returning visit re-sends the facility's Patient as it was: it keeps its person
+    without a new decision (nor a new version); any change is decided again. A record the
+    national profiles flag is stored with the server's status tag, which the facility
+    does not send: it is the same record all the same."""
+    from ehr.mpi import linking
+
+    decided: list[str] = []
+    decide = linking.decide_person
+
+    def recording(ctx, change, *args):  # type: ignore[no-untyped-def]
+        decided.append(change.res_id)
+        return decide(ctx, change, *args)
+
+    monkeypatch.setattr(linking, "decide_person", recording)
+    facility = token_for("facility", facility="01001")
+    if conforming:
+        body = {**orjson.loads(_EXAMPLE_PATIENT.read_bytes()), "id": "sent-again"}
+    else:
+        body = _with_cccd(HANOI_MAN_1990, id="sent-again")
+    first = client.put("/fhir/Patient/sent-again", json=body, headers=facility)
+    assert first.status_code == 201, first.text
+    flagged = any(t["code"] == "not-exchangeable" for t in first.json()["meta"].get("tag", []))
+    assert flagged is not conforming
+    again = client.put("/fhir/Patient/sent-again", json=body, headers=facility)
+    assert again.status_code == 200
+    assert again.headers["etag"] == first.headers["etag"]
+    assert _person_of(again.json()) == _person_of(first.json())
+    assert decided == ["sent-again"]
+    phone = [{"system": "phone", "value": "0987654321"}]
+    changed = client.put(
+        "/fhir/Patient/sent-again", json={**body, "telecom": phone}, headers=facility
+    )
+    assert changed.headers["etag"] == 'W/"2"'
+    assert _person_of(changed.json()) == _person_of(first.json())
+    assert decided == ["sent-again", "sent-again"]
 
 
 def test_a_national_id_arriving_later_moves_the_record_to_that_person(client, token_for):
