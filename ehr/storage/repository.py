@@ -11,11 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, FromClause, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, FromClause, bindparam, delete, func, select, update
 from sqlmodel import Session
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
 from ehr.db.driver_select import DriverSelect
+from ehr.db.driver_write import DriverWrite, insert_of
 from ehr.db.schema import SEARCH_TABLES, Compartment, Resource, ResourceVersion
 from ehr.search.values import (
     DateValue,
@@ -153,7 +154,7 @@ def read_version(
 
 def save_version(
     session: Session,
-    current: StoredResource | None,
+    current: StoredResource,
     *,
     res_type: str,
     res_id: str,
@@ -163,7 +164,8 @@ def save_version(
     method: str,
     facility: str | None = None,
 ) -> StoredResource:
-    """Make ``content`` the current version (``None`` = delete tombstone) and keep it in history.
+    """Make ``content`` the next version of ``current`` (``None`` = delete tombstone) and
+    keep it in history (a new resource is ``insert_new``'s).
 
     ``facility`` is the facility code of the writer (``None``: the exchange or an admin).
     """
@@ -174,21 +176,29 @@ def save_version(
         "deleted": deleted,
         "content": content,
     }
-    if current is None:
-        rid = session.execute(
-            insert(_RESOURCE).values(res_type=res_type, res_id=res_id, facility=facility, **values)
-        ).inserted_primary_key[0]
-    else:
-        rid = current.rid
-        session.execute(
-            update(_RESOURCE).where(_RESOURCE.c.rid == rid).values(facility=facility, **values)
-        )
-    session.execute(
-        insert(_VERSION).values(rid=rid, res_type=res_type, res_id=res_id, method=method, **values)
+    _UPDATE_RESOURCE.execute(session, {"key": current.rid, "facility": facility, **values})
+    _INSERT_VERSION.execute(
+        session,
+        {"rid": current.rid, "res_type": res_type, "res_id": res_id, "method": method, **values},
     )
     return StoredResource(
-        rid, res_type, res_id, version, last_updated, deleted, content, method, facility
+        current.rid, res_type, res_id, version, last_updated, deleted, content, method, facility
     )
+
+
+_UPDATE_RESOURCE = DriverWrite(
+    update(_RESOURCE)
+    .where(_RESOURCE.c.rid == bindparam("key"))
+    .values(
+        {c: bindparam(c) for c in ("facility", "version", "last_updated", "deleted", "content")}
+    )
+)
+_VERSION_COLUMNS = ("rid", "res_type", "res_id", "method", "version", "last_updated")
+_INSERT_VERSION = DriverWrite(insert_of(_VERSION, (*_VERSION_COLUMNS, "deleted", "content")))
+"""Built once, as every update path statement below: an update is a dozen statements (the
+resource, its history, each index table, the compartment), which through SQLAlchemy cost
+more than the database's own work and on PostgreSQL one round trip each; on the driver
+they go in one pipeline (``ehr.storage.write``)."""
 
 
 @dataclass(frozen=True)
@@ -350,20 +360,33 @@ def replace_index(
         row = dict(value.__dict__)
         row.update(rid=stored.rid, res_type=stored.res_type, param=code)
         rows[param_type].append(row)
-    for param_type, model in SEARCH_TABLES.items():
-        table = model.__table__  # type: ignore[attr-defined]
-        session.execute(delete(table).where(table.c.rid == stored.rid))
-        if rows.get(param_type):
-            session.execute(insert(table), rows[param_type])
+    for param_type, (delete_rows, insert_rows) in _INDEX_WRITES.items():
+        delete_rows.execute(session, {"rid": stored.rid})
+        insert_rows.execute(session, rows.get(param_type, []))
 
 
 def replace_compartment(session: Session, stored: StoredResource, patients: set[str]) -> None:
     """Make ``patients`` the Patient compartments ``stored`` belongs to."""
-    session.execute(delete(_COMPARTMENT).where(_COMPARTMENT.c.rid == stored.rid))
-    if patients:
-        session.execute(
-            insert(_COMPARTMENT), [{"rid": stored.rid, "patient_id": p} for p in sorted(patients)]
-        )
+    _DELETE_COMPARTMENT.execute(session, {"rid": stored.rid})
+    _INSERT_COMPARTMENT.execute(
+        session, [{"rid": stored.rid, "patient_id": p} for p in sorted(patients)]
+    )
+
+
+def _index_writes(param_type: str) -> tuple[DriverWrite, DriverWrite]:
+    table = SEARCH_TABLES[param_type].__table__  # type: ignore[attr-defined]
+    columns = ("rid", "res_type", "param", *(f.name for f in fields(_VALUE_TYPES[param_type])))
+    return (
+        DriverWrite(delete(table).where(table.c.rid == bindparam("rid"))),
+        DriverWrite(insert_of(table, columns)),
+    )
+
+
+_INDEX_WRITES = {param_type: _index_writes(param_type) for param_type in SEARCH_TABLES}
+_DELETE_COMPARTMENT = DriverWrite(
+    delete(_COMPARTMENT).where(_COMPARTMENT.c.rid == bindparam("rid"))
+)
+_INSERT_COMPARTMENT = DriverWrite(insert_of(_COMPARTMENT, ("rid", "patient_id")))
 
 
 _COMPARTMENT_OF = DriverSelect(
