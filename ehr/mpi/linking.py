@@ -11,7 +11,9 @@ A write participant (``ehr.storage.participants``). For each Patient a facility 
    open the review tasks the decision calls for (``ehr.mpi.review_tasks``).
 
 The exchange's own rewrite of a record's ``refer`` link (after a merge, say) is not new
-evidence and passes through untouched (``ehr.mpi.person_records.rewriting``).
+evidence and passes through untouched (``ehr.mpi.person_records.rewriting``); nor is a
+record the facility sends again as it is stored (a returning visit's Patient), which keeps
+its link without a decision and is stored as no new version.
 """
 
 from __future__ import annotations

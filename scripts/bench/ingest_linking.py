@@ -21,7 +21,11 @@ Two shapes of bundle (``--shape``):
   (``fhir_profiles/examples``). ``--returning`` of the visits are by people the facility
   has sent before. PRODUCT.md's scale (hundreds of millions of encounters a year for 101
   million people) makes most visits returning ones once the rollout has started; 0.5 is
-  the share of its first year, when everyone's first visit still happens.
+  the share of its first year, when everyone's first visit still happens. Every resource
+  conforms to the national profiles (the Patient's address carries its province's 2025
+  code, the Encounter names the facility's Organization, written first in both databases)
+  except the Patients without a CCCD, which the Patient profile requires: those are stored
+  flagged not exchangeable, as the exchange stores them.
 
     .venv/bin/python scripts/bench/ingest_linking.py --bundles 300 \\
         --database-url sqlite:////tmp/ingest-{arm}.db [--shape visit --returning 0.5]
@@ -56,10 +60,13 @@ from ehr.fhir.identifiers import facility_record_system
 from ehr.interactions.messages import FhirRequest
 from ehr.interactions.router import dispatch
 from ehr.mpi.linking import PersonLinking
+from ehr.registry import EXT_PROVINCE_CODE, PROVINCE_SYSTEM
+from ehr.registry.provinces import read_cccd_birth_codes
+from ehr.storage.write import write_resource
 from ehr.terminology.systems import ICD10
 
 BASE_URL = "http://127.0.0.1:8000/fhir"
-FACILITY = "79001"
+FACILITY = "01001"  # the national profiles' example facility (Organization/fac-01001)
 PROFILES = Path(__file__).resolve().parents[2] / "fhir_profiles"
 VITALS = (("8480-6", 90, 170, "mm[Hg]"), ("8867-4", 55, 110, "/min"), ("29463-7", 35, 90, "kg"))
 LABS = (
@@ -164,11 +171,18 @@ class VisitFactory:
         }
         self.diagnoses = _codes("icd-10")
         self.record_system = facility_record_system(FACILITY)
+        self.provinces = read_cccd_birth_codes(Settings().seed_dir)
 
     def _patient(self) -> dict[str, Any]:
         if self.known and self.rng.random() < self.returning:
             return self.rng.choice(self.known)  # sent again as the facility has it
         patient = self.patients.patient()
+        # the national Patient profile: the address's province by its 2025 code
+        province = self.provinces[patient["identifier"][0]["value"][:3]]
+        coding = {"system": PROVINCE_SYSTEM, "code": province.new_code}
+        patient["address"][0]["extension"] = [
+            {"url": EXT_PROVINCE_CODE, "valueCoding": {**coding, "display": province.new_province}}
+        ]
         if self.rng.random() < 0.1:
             patient.pop("identifier")
         record = {"system": self.record_system, "value": f"BN{len(self.known) + 1:08d}"}
@@ -199,7 +213,6 @@ class VisitFactory:
         ]
         subject = entries[0]["fullUrl"]
         encounter = self._new("Encounter", subject, None)
-        encounter.pop("serviceProvider")
         entries.append(_entry(encounter))
         visit = entries[1]["fullUrl"]
         for code in rng.sample(self.diagnoses, rng.randint(1, 3)):
@@ -237,6 +250,21 @@ def arm_services(settings: Settings, linking: bool) -> Services:
     return services
 
 
+def register_facility(services: Services) -> None:
+    """The facility's Organization, as the registry holds it, which Encounters name as
+    their ``serviceProvider`` (the national Encounter profile requires one)."""
+    organization = orjson.loads(
+        (PROFILES / "examples" / f"Organization-fac-{FACILITY}.json").read_bytes()
+    )
+    policy = AccessPolicy(None, services.compartment.person_types, services.settings.cccd_system)
+    with unit_of_work(services.engine) as session:
+        ctx = RequestContext(services, session, BASE_URL, policy)
+        write_resource(
+            ctx, method="PUT", res_type="Organization", res_id=organization["id"], body=organization
+        )
+        ctx.finish()
+
+
 def ingest(services: Services, policy: AccessPolicy, bundle: dict[str, Any]) -> float:
     started = time.perf_counter()
     with unit_of_work(services.engine) as session:
@@ -265,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for arm in ("linking", "baseline"):
         settings = Settings(database_url=args.database_url.format(arm=arm))
         services = arm_services(settings, linking=arm == "linking")
+        register_facility(services)
         principal = Principal(
             subject=f"facility-{FACILITY}",
             role="facility",
