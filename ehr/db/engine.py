@@ -58,7 +58,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
     # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
     # fails its unit of work, which ``run_in_unit_of_work`` then runs again on a fresh one.
     engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
-    event.listen(engine, "before_cursor_execute", _not_in_a_pipeline)
+    if engine.dialect.driver == "psycopg":  # the driver whose pipelines the writes use
+        event.listen(engine, "before_cursor_execute", _not_in_a_pipeline)
     return engine
 
 

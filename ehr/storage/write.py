@@ -112,7 +112,7 @@ def write_resource(
     change = Change(method=method, res_type=res_type, res_id=res_id, body=body, previous=current)
     for participant in ctx.services.participants:
         participant.before_store(ctx, change)
-    if current is not None and says_the_same(current, change.body):
+    if current is not None and _says_the_same(current, change.body):
         # Nothing is stored, so nothing new refers anywhere: no reference check either.
         change.unchanged = True
         ctx.written[(res_type, res_id)] = True
@@ -169,7 +169,7 @@ _VERSION_STAMPS = ("versionId", "lastUpdated")
 """What ``_stamped`` sets anew on every version."""
 
 
-def says_the_same(current: StoredResource, body: dict[str, Any] | None) -> bool:
+def _says_the_same(current: StoredResource, body: dict[str, Any] | None) -> bool:
     """Whether ``body`` is the current version again, its version stamps aside (a no-op
     update: the write path stores no new version)."""
     if body is None or current.deleted or current.content is None:

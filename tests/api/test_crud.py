@@ -77,6 +77,29 @@ def test_an_update_that_says_nothing_new_stores_no_version(client):
     assert len(client.get(f"{url}/_history").json()["entry"]) == 2
 
 
+def test_an_update_that_says_nothing_new_checks_no_references(client):
+    """Sent again as stored, a resource whose reference target was deleted since is still
+    the current version (nothing is stored, nothing new refers anywhere); changed, it is
+    a new version whose references must resolve."""
+    subject = _create(client)
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "mạch"},
+        "subject": {"reference": f"Patient/{subject['id']}"},
+    }
+    stored = client.post("/fhir/Observation", json=observation).json()
+    assert client.delete(f"/fhir/Patient/{subject['id']}").status_code in (200, 204)
+    url = f"/fhir/Observation/{stored['id']}"
+    again = client.put(url, json=stored)
+    assert again.status_code == 200, again.text
+    assert again.headers["ETag"] == 'W/"1"'
+    changed = client.put(url, json={**stored, "status": "amended"})
+    assert changed.status_code == 422
+    assert outcome_issue(changed)["expression"] == ["Observation.subject"]
+    assert client.get(url).json()["status"] == "final"
+
+
 def test_update_as_create_uses_the_client_id_and_answers_201(client):
     response = client.put("/fhir/Patient/bn-cho-ray-42", json={**patient(), "id": "bn-cho-ray-42"})
     assert response.status_code == 201
