@@ -42,6 +42,16 @@ _VALUE_TYPES = {
     "uri": UriValue,
 }
 """The index value dataclass of each search parameter type; its fields are its columns."""
+_COMMON = ("res_type", "res_id", "version", "last_updated", "deleted", "content")
+"""The columns a resource row and its version rows share, in the order ``_common`` gives."""
+_VERSION_COLUMNS = ("rid", *_COMMON, "method")
+_COMPARTMENT_COLUMNS = ("rid", "patient_id")
+
+
+def _index_columns(param_type: str) -> tuple[str, ...]:
+    """An index table's columns: the key, the parameter, then its value's fields in order
+    (the order ``_dependent_rows`` gives)."""
+    return ("rid", "res_type", "param", *(f.name for f in fields(_VALUE_TYPES[param_type])))
 
 
 @dataclass(frozen=True)
@@ -193,8 +203,7 @@ _UPDATE_RESOURCE = DriverWrite(
         {c: bindparam(c) for c in ("facility", "version", "last_updated", "deleted", "content")}
     )
 )
-_VERSION_COLUMNS = ("rid", "res_type", "res_id", "method", "version", "last_updated")
-_INSERT_VERSION = DriverWrite(insert_of(_VERSION, (*_VERSION_COLUMNS, "deleted", "content")))
+_INSERT_VERSION = DriverWrite(insert_of(_VERSION, _VERSION_COLUMNS))
 """Built once, as every update path statement below: an update is a dozen statements (the
 resource, its history, each index table, the compartment), which through SQLAlchemy cost
 more than the database's own work and on PostgreSQL one round trip each; on the driver
@@ -335,17 +344,15 @@ def _driver_sql(paramstyle: str) -> dict[str, str]:
         values = [rid if column == "rid" else mark for column in columns]
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)}){suffix}"
 
-    common = ("res_type", "res_id", "version", "last_updated", "deleted", "content")
     sql = {
         "resource": insert(
-            "resource", (*common, "facility"), "" if paramstyle == "qmark" else " RETURNING rid"
+            "resource", (*_COMMON, "facility"), "" if paramstyle == "qmark" else " RETURNING rid"
         ),
-        "version": insert("resource_version", ("rid", *common, "method")),
-        "compartment": insert("compartment", ("rid", "patient_id")),
+        "version": insert("resource_version", _VERSION_COLUMNS),
+        "compartment": insert("compartment", _COMPARTMENT_COLUMNS),
     }
     for param_type, model in SEARCH_TABLES.items():
-        value_columns = [f.name for f in fields(_VALUE_TYPES[param_type])]
-        sql[param_type] = insert(model.__tablename__, ("rid", "res_type", "param", *value_columns))
+        sql[param_type] = insert(model.__tablename__, _index_columns(param_type))
     return sql
 
 
@@ -375,10 +382,9 @@ def replace_compartment(session: Session, stored: StoredResource, patients: set[
 
 def _index_writes(param_type: str) -> tuple[DriverWrite, DriverWrite]:
     table = SEARCH_TABLES[param_type].__table__  # type: ignore[attr-defined]
-    columns = ("rid", "res_type", "param", *(f.name for f in fields(_VALUE_TYPES[param_type])))
     return (
         DriverWrite(delete(table).where(table.c.rid == bindparam("rid"))),
-        DriverWrite(insert_of(table, columns)),
+        DriverWrite(insert_of(table, _index_columns(param_type))),
     )
 
 
@@ -386,7 +392,7 @@ _INDEX_WRITES = {param_type: _index_writes(param_type) for param_type in SEARCH_
 _DELETE_COMPARTMENT = DriverWrite(
     delete(_COMPARTMENT).where(_COMPARTMENT.c.rid == bindparam("rid"))
 )
-_INSERT_COMPARTMENT = DriverWrite(insert_of(_COMPARTMENT, ("rid", "patient_id")))
+_INSERT_COMPARTMENT = DriverWrite(insert_of(_COMPARTMENT, _COMPARTMENT_COLUMNS))
 
 
 _COMPARTMENT_OF = DriverSelect(
