@@ -11,7 +11,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, FromClause, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlmodel import Session
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
@@ -251,20 +260,18 @@ def insert_new_many(session: Session, resources: Sequence[NewResource]) -> list[
     session's connection with SQL built once per dialect, because this runs for every
     create and for every AuditEvent: SQLAlchemy's statement handling costs several times
     the inserts themselves. On SQLite the rows of all the resources go in with one
-    ``executemany`` per table; on PostgreSQL every statement goes into one pipeline, one
-    round trip in all (the rows after each resource take its key from the sequence,
-    ``currval``). Same connection, same transaction: the unit of work still commits or
-    rolls back all.
+    ``executemany`` per table; on PostgreSQL with one statement per table
+    (``_insert_pipelined``), all in one round trip. Same connection, same transaction: the
+    unit of work still commits or rolls back all.
     """
     connection = session.connection()
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
-    paramstyle = connection.dialect.paramstyle
     with as_sqlalchemy_errors(connection):
-        if paramstyle == "qmark":
+        if connection.dialect.paramstyle == "qmark":
             rids = _insert_sqlite(dbapi, resources)
         else:
-            rids = _insert_pipelined(dbapi, paramstyle, resources)
+            rids = _insert_pipelined(dbapi, resources)
     return [
         StoredResource(
             rid, r.res_type, r.res_id, 1, r.last_updated, False, r.content, r.method, r.facility
@@ -288,7 +295,7 @@ def _dependent_rows(resource: NewResource) -> dict[str, list[tuple]]:
 
 def _insert_sqlite(dbapi, resources: Sequence[NewResource]) -> list[int]:  # type: ignore[no-untyped-def]
     """In process, no round trips: each key is the resource insert's ``lastrowid``."""
-    sql = _driver_sql("qmark")
+    sql = _sqlite_sql()
     rids: list[int] = []
     by_table: dict[str, list[tuple]] = defaultdict(list)
     cursor = dbapi.cursor()
@@ -309,51 +316,121 @@ def _insert_sqlite(dbapi, resources: Sequence[NewResource]) -> list[int]:  # typ
     return rids
 
 
-def _insert_pipelined(dbapi, paramstyle: str, resources: Sequence[NewResource]) -> list[int]:  # type: ignore[no-untyped-def]
-    """PostgreSQL: one pipeline; a cursor per resource insert to read its key back."""
-    sql = _driver_sql(paramstyle)
-    firsts = []
-    with dbapi.pipeline(), dbapi.cursor() as rest:
-        for resource in resources:
+def _insert_pipelined(dbapi, resources: Sequence[NewResource]) -> list[int]:  # type: ignore[no-untyped-def]
+    """PostgreSQL: a table's rows go in as columns (``unnest`` of one array per column), in
+    one statement, where they went one statement per row (an AuditEvent has some fifteen
+    index rows, each with ``currval(pg_get_serial_sequence(...))``, a catalog lookup).
+
+    psycopg sends the arrays in the binary format (``%b``: its text format escapes every
+    element in Python, which took a third of the audit indexer's time). One resource (every
+    create) goes in one round trip, its other rows keyed by ``currval`` of the sequence its
+    resource row just took from; several (the audit indexer's batches) take their keys from
+    the sequence first, one round trip more, and then every table's rows for all of them
+    go in one statement each: a handful of statements for two hundred events.
+    """
+    if len(resources) == 1:
+        return [_insert_one(dbapi, resources[0])]
+    sql, floats = _postgres_sql(keyed=True)
+    with dbapi.cursor() as cursor:
+        cursor.execute(_TAKE_KEYS, (len(resources),))
+        rids = sorted(rid for (rid,) in cursor.fetchall())  # in order, as one by one
+        by_table: dict[str, list[tuple]] = defaultdict(list)
+        for rid, resource in zip(rids, resources, strict=True):
             common = _common(resource)
-            first = dbapi.cursor()
-            firsts.append(first)
-            first.execute(sql["resource"], (*common, resource.facility))
-            rest.execute(sql["version"], (*common, resource.method))
+            by_table["resource"].append((rid, *common, resource.facility))
+            by_table["version"].append((rid, *common, resource.method))
             for table, values in _dependent_rows(resource).items():
-                if values:
-                    rest.executemany(sql[table], values)
-    rids = []
-    for first in firsts:
-        rids.append(first.fetchone()[0])
-        first.close()
+                by_table[table].extend((rid, *value) for value in values)
+        with dbapi.pipeline():
+            for table, rows in by_table.items():
+                if rows:
+                    cursor.execute(sql[table], _as_columns(rows, floats[table]))
     return rids
 
 
-@lru_cache(maxsize=4)
-def _driver_sql(paramstyle: str) -> dict[str, str]:
-    """The INSERTs of ``insert_new`` in the driver's parameter style (qmark or format).
+def _insert_one(dbapi, resource: NewResource) -> int:  # type: ignore[no-untyped-def]
+    """One resource in one round trip (``_insert_pipelined``)."""
+    sql, floats = _postgres_sql(keyed=False)
+    common = _common(resource)
+    with dbapi.cursor() as first, dbapi.cursor() as rest:
+        with dbapi.pipeline():
+            first.execute(sql["resource"], _as_columns([(*common, resource.facility)]))
+            rest.execute(sql["version"], _as_columns([(*common, resource.method)]))
+            for table, values in _dependent_rows(resource).items():
+                if values:
+                    rest.execute(sql[table], _as_columns(values, floats[table]))
+        return first.fetchone()[0]
 
-    On PostgreSQL the ``rid`` of every row but the resource's own is the value the
-    ``resource`` insert just took from its sequence, in this session.
-    """
-    mark = "?" if paramstyle == "qmark" else "%s"
-    rid = mark if paramstyle == "qmark" else "currval(pg_get_serial_sequence('resource', 'rid'))"
 
-    def insert(table: str, columns: Sequence[str], suffix: str = "") -> str:
-        values = [rid if column == "rid" else mark for column in columns]
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)}){suffix}"
+_TAKE_KEYS = "SELECT nextval('resource_rid_seq') FROM generate_series(1, %s)"
+"""Keys for a batch of new resources, from the sequence PostgreSQL made for ``rid``."""
 
-    sql = {
-        "resource": insert(
-            "resource", (*_COMMON, "facility"), "" if paramstyle == "qmark" else " RETURNING rid"
-        ),
-        "version": insert("resource_version", _VERSION_COLUMNS),
-        "compartment": insert("compartment", _COMPARTMENT_COLUMNS),
+
+def _as_columns(rows: list[tuple], floats: frozenset[int] = frozenset()) -> list[list]:
+    """``rows`` as one list per column, for ``unnest``; the ``floats`` columns as floats
+    (psycopg refuses a list that mixes ints and floats)."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    for i in floats:
+        columns[i] = [None if v is None else float(v) for v in columns[i]]
+    return columns
+
+
+_ARRAY_TYPES = {str: "text[]", int: "int8[]", bool: "bool[]", bytes: "bytea[]", float: "float8[]"}
+"""The array each column's values are sent as, by the column's Python type."""
+
+
+def _table_columns() -> dict[str, tuple[Table, tuple[str, ...]]]:
+    """Each table ``insert_new_many`` writes, by the name its rows go under, with the
+    columns its rows give in order, the resource's key (``rid``) first."""
+    tables = {
+        "resource": (_RESOURCE, ("rid", *_COMMON, "facility")),
+        "version": (_VERSION, _VERSION_COLUMNS),
+        "compartment": (_COMPARTMENT, _COMPARTMENT_COLUMNS),
     }
     for param_type, model in SEARCH_TABLES.items():
-        sql[param_type] = insert(model.__tablename__, _index_columns(param_type))
+        tables[param_type] = (model.__table__, _index_columns(param_type))  # type: ignore[attr-defined]
+    return tables
+
+
+@lru_cache(maxsize=1)
+def _sqlite_sql() -> dict[str, str]:
+    """The INSERTs of ``_insert_sqlite``, one row each (``executemany``); a resource row
+    takes its key from SQLite."""
+    sql = {}
+    for name, (table, columns) in _table_columns().items():
+        given = columns[1:] if name == "resource" else columns
+        sql[name] = (
+            f"INSERT INTO {table.name} ({', '.join(given)}) "
+            f"VALUES ({', '.join('?' for _ in given)})"
+        )
     return sql
+
+
+@lru_cache(maxsize=2)
+def _postgres_sql(*, keyed: bool) -> tuple[dict[str, str], dict[str, frozenset[int]]]:
+    """The INSERTs of ``_insert_pipelined`` by table, each row's columns as arrays (the
+    resource's ``RETURNING rid``), and which of them are floating point. ``keyed``: every
+    table's rows lead with their resource's key; else the other tables' rows take the key
+    the resource's insert took (``currval``)."""
+    sql: dict[str, str] = {}
+    floats: dict[str, frozenset[int]] = {}
+    for name, (table, columns) in _table_columns().items():
+        given = columns if keyed else columns[1:]
+        types = [table.c[c].type.python_type for c in given]
+        arrays = ", ".join(f"%b::{_ARRAY_TYPES[t]}" for t in types)
+        if keyed or name != "resource":
+            key = "" if keyed else "currval('resource_rid_seq'), "
+            sql[name] = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                f"SELECT {key}* FROM unnest({arrays})"
+            )
+        else:
+            sql[name] = (
+                f"INSERT INTO {table.name} ({', '.join(given)}) "
+                f"SELECT * FROM unnest({arrays}) RETURNING rid"
+            )
+        floats[name] = frozenset(i for i, t in enumerate(types) if t is float)
+    return sql, floats
 
 
 def replace_index(
