@@ -5,10 +5,15 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from ehr.audit.events import ACTION, OUTCOME_DENIED, OUTCOME_SUCCESS, audit_event
+from ehr.audit.index_rows import SLOT
 from ehr.auth.principal import ROLES, Principal
 from ehr.search.dates import format_instant
 
-ids = st.from_regex(r"[A-Za-z0-9\-.]{1,64}", fullmatch=True)
+ids = st.one_of(
+    st.from_regex(r"[A-Za-z0-9\-.]{1,64}", fullmatch=True),
+    # The placeholder ``ehr.audit.index_rows`` remembers entities under, as an id itself.
+    st.sampled_from([SLOT, f"{SLOT}-2", f"x{SLOT}"]),
+)
 principals = st.one_of(
     st.none(),
     st.builds(

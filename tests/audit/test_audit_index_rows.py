@@ -50,3 +50,21 @@ def test_patient_entities_are_indexed_under_entity_and_patient(registry):
     rows = audit_index_rows(_stamped(event, "x", 1, 0, None), registry)
     references = {(code, value.target_id) for kind, code, value in rows if kind == "reference"}
     assert references == {("entity", "p1"), ("patient", "p1")}
+
+
+def test_an_event_for_another_patient_is_indexed_from_the_remembered_parts(registry):
+    """A read of any of millions of Patients: its entities are remembered without the id."""
+    from ehr.audit.index_rows import _rows_of
+
+    def event(patient: str) -> dict:
+        body = audit_event(
+            principal=None, interaction="read", recorded="2026-01-02T03:04:05Z", patients={patient}
+        )
+        return _stamped(body, f"event-{patient}", 1, 0, None)
+
+    audit_index_rows(event("first"), registry)
+    before = _rows_of.cache_info()
+    rows = audit_index_rows(event("second"), registry)
+    after = _rows_of.cache_info()
+    assert after.misses == before.misses
+    assert _key(rows) == _key(extract_all(event("second"), registry))
