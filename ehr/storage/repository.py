@@ -448,37 +448,51 @@ def replace_index(
     entries: Iterable[tuple[str, str, IndexValue]],
 ) -> None:
     """Replace the search index rows of ``stored`` with ``entries`` (param type, code, value)."""
-    rows: dict[str, list[dict]] = defaultdict(list)
+    rows: dict[str, list[tuple]] = defaultdict(list)
     for param_type, code, value in entries:
-        row = dict(value.__dict__)
-        row.update(rid=stored.rid, res_type=stored.res_type, param=code)
-        rows[param_type].append(row)
-    for param_type, (delete_rows, insert_rows) in _INDEX_WRITES.items():
+        rows[param_type].append((stored.rid, stored.res_type, code, *value.__dict__.values()))
+    for param_type, delete_rows in _INDEX_DELETES.items():
         delete_rows.execute(session, {"rid": stored.rid})
-        insert_rows.execute(session, rows.get(param_type, []))
+        _insert_rows(session, param_type, rows.get(param_type, []))
 
 
 def replace_compartment(session: Session, stored: StoredResource, patients: set[str]) -> None:
     """Make ``patients`` the Patient compartments ``stored`` belongs to."""
     _DELETE_COMPARTMENT.execute(session, {"rid": stored.rid})
-    _INSERT_COMPARTMENT.execute(
-        session, [{"rid": stored.rid, "patient_id": p} for p in sorted(patients)]
-    )
+    _insert_rows(session, "compartment", [(stored.rid, p) for p in sorted(patients)])
 
 
-def _index_writes(param_type: str) -> tuple[DriverWrite, DriverWrite]:
-    table = SEARCH_TABLES[param_type].__table__  # type: ignore[attr-defined]
-    return (
-        DriverWrite(delete(table).where(table.c.rid == bindparam("rid"))),
-        DriverWrite(insert_of(table, _index_columns(param_type))),
-    )
+def _insert_rows(session: Session, name: str, rows: list[tuple]) -> None:
+    """``rows`` (each led by its resource's key) into the table ``name`` stands for
+    (``_table_columns``), with the statements of ``insert_new_many``: an update's index rows
+    as a create's."""
+    if not rows:
+        return
+    connection = session.connection()
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()  # sqlite3's is no context manager
+    try:
+        with as_sqlalchemy_errors(connection):
+            if connection.dialect.paramstyle == "qmark":
+                cursor.executemany(_sqlite_sql()[name], rows)
+            else:
+                sql, floats = _postgres_sql(keyed=True)
+                cursor.execute(sql[name], _as_columns(rows, floats[name]))
+    finally:
+        cursor.close()
 
 
-_INDEX_WRITES = {param_type: _index_writes(param_type) for param_type in SEARCH_TABLES}
-_DELETE_COMPARTMENT = DriverWrite(
-    delete(_COMPARTMENT).where(_COMPARTMENT.c.rid == bindparam("rid"))
-)
-_INSERT_COMPARTMENT = DriverWrite(insert_of(_COMPARTMENT, _COMPARTMENT_COLUMNS))
+def _delete_rows_of(table: Table) -> DriverWrite:
+    """``DELETE`` the rows of one resource (``rid``) from ``table``."""
+    return DriverWrite(delete(table).where(table.c.rid == bindparam("rid")))
+
+
+_INDEX_DELETES = {
+    param_type: _delete_rows_of(model.__table__)  # type: ignore[attr-defined]
+    for param_type, model in SEARCH_TABLES.items()
+}
+_DELETE_COMPARTMENT = _delete_rows_of(_COMPARTMENT)
 
 
 _COMPARTMENT_OF = DriverSelect(
