@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 _DATE_RE = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
@@ -103,8 +104,18 @@ def _zone(tz: str | None) -> timezone:
 
 
 def format_instant(micros: int) -> str:
-    """A FHIR ``instant`` for epoch microseconds, e.g. ``2026-11-23T18:50:22.123456Z``."""
-    return from_micros(micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A FHIR ``instant`` for epoch microseconds, e.g. ``2026-11-23T18:50:22.123456Z``.
+
+    Every request formats a few (its AuditEvent's, a Bundle's ``lastUpdated``), nearly all
+    in the same second: the second is formatted once (``strftime`` took 2.5 us a call)."""
+    seconds, fraction = divmod(micros, 1_000_000)
+    return f"{_format_second(seconds)}.{fraction:06d}Z"
+
+
+@lru_cache(maxsize=8)
+def _format_second(seconds: int) -> str:
+    """``YYYY-MM-DDThh:mm:ss``, the year in four digits (``strftime`` gives ``999``)."""
+    return (_EPOCH + timedelta(seconds=seconds)).replace(tzinfo=None).isoformat()
 
 
 def format_http_date(micros: int) -> str:
