@@ -150,6 +150,8 @@ def writes_only_audit(method: str, path: str) -> bool:
     """Whether ``method /path`` writes nothing but its audit records, so that its unit of
     work may share a transaction with others (``ehr.db.group_commit``). A request no route
     takes is answered with an error and writes nothing."""
+    if method in _AUDIT_ONLY_METHODS:
+        return True
     segments = tuple(s for s in path.strip("/").split("/") if s)
     for route in ROUTES:
         args = _match(route.shape, segments)
@@ -158,6 +160,14 @@ def writes_only_audit(method: str, path: str) -> bool:
         if route.method == method:
             return route.writes_only_audit
     return True
+
+
+_AUDIT_ONLY_METHODS = frozenset(
+    method
+    for method in {route.method for route in ROUTES}
+    if all(route.writes_only_audit for route in ROUTES if route.method == method)
+)
+"""Methods all of whose routes write only audit records (GET): no need to find which."""
 
 
 def dispatch(ctx: RequestContext, req: FhirRequest) -> FhirResponse:
