@@ -38,6 +38,8 @@ from sqlmodel import Session
 from ehr.audit.index_rows import audit_index_rows
 from ehr.db import audit_file
 from ehr.db.driver_errors import as_sqlalchemy_errors
+from ehr.db.driver_write import unnest_insert
+from ehr.db.schema import AuditPending
 from ehr.storage.repository import NewResource, insert_new_many
 
 if TYPE_CHECKING:
@@ -65,8 +67,16 @@ def log_row(session: Session, values: tuple[str, int, str | None, bytes]) -> Non
     connection = session.connection()
     if audit_file.is_audit_only(session):
         in_file = audit_file.attached(connection)
-        sql = _INSERT_INTO_FILE if in_file else _insert_sql(connection.dialect.paramstyle)
-        audit_file.defer(session, sql, values)
+        if in_file:
+            audit_file.defer(session, _INSERT_INTO_FILE, values)
+        else:
+            postgres = connection.dialect.name == "postgresql"
+            audit_file.defer(
+                session,
+                _insert_sql(connection.dialect.paramstyle),
+                values,
+                as_columns_sql=_INSERT_AS_COLUMNS if postgres else None,
+            )
         return
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
@@ -85,6 +95,12 @@ def _insert_sql(paramstyle: str) -> str:
         "INSERT INTO audit_pending (res_id, recorded, facility, content) "
         f"VALUES ({mark}, {mark}, {mark}, {mark})"
     )
+
+
+_PENDING_COLUMNS = ("res_id", "recorded", "facility", "content")
+"""The columns ``log_row`` writes, in the order of its values."""
+_INSERT_AS_COLUMNS, _ = unnest_insert(AuditPending.__table__, _PENDING_COLUMNS)  # type: ignore[attr-defined]
+"""PostgreSQL: the pending rows of a batch of reads in one statement."""
 
 
 def catch_up(session: Session, services: Services) -> int:

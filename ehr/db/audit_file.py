@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import URL, Connection, Engine, make_url
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
+from ehr.db.driver_write import as_columns
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -118,10 +119,17 @@ def is_audit_only(session: Session) -> bool:
     return _BUFFER in session.info
 
 
-def defer(session: Session, sql: str, params: tuple[Any, ...]) -> None:
+def defer(
+    session: Session, sql: str, params: tuple[Any, ...], *, as_columns_sql: str | None = None
+) -> None:
     """Buffer one statement for the unit's commit (in the driver's parameter style): on the
-    audit file where the database has one, else on the database itself."""
-    session.info[_BUFFER].append((sql, params))
+    audit file where the database has one, else on the database itself.
+
+    ``as_columns_sql``: the same insert for many rows at once, its values one array per
+    column (``ehr.db.driver_write.unnest_insert``, PostgreSQL), run when a batch buffered
+    more than one such row. A batch of reads then stores its events in one statement,
+    where ``executemany`` took one per event, and psycopg's Python a tenth of a read."""
+    session.info[_BUFFER].append((sql, params, as_columns_sql))
 
 
 def buffered(session: Session) -> int:
@@ -135,8 +143,9 @@ def discard_after(session: Session, mark: int) -> None:
 
 
 def flush(session: Session) -> None:
-    """Run the buffered statements, runs of one statement as one ``executemany`` (the
-    caller holds the audit file's writer turn)."""
+    """Run the buffered statements, runs of one statement as one ``executemany``, or as one
+    statement of columns where there is one (the caller holds the audit file's writer
+    turn)."""
     statements = session.info[_BUFFER]
     if not statements:
         return
@@ -146,8 +155,17 @@ def flush(session: Session) -> None:
     cursor = dbapi.cursor()
     try:
         with as_sqlalchemy_errors(connection):
-            for sql, runs in groupby(statements, key=lambda statement: statement[0]):
-                cursor.executemany(sql, [params for _, params in runs])
+            for (sql, columns_sql), runs in groupby(statements, key=_statement_of):
+                rows = [params for _, params, _ in runs]
+                if columns_sql is not None and len(rows) > 1:
+                    cursor.execute(columns_sql, as_columns(rows))
+                else:
+                    cursor.executemany(sql, rows)
     finally:
         cursor.close()
     statements.clear()
+
+
+def _statement_of(buffered: tuple[str, tuple[Any, ...], str | None]) -> tuple[str, str | None]:
+    sql, _, columns_sql = buffered
+    return sql, columns_sql

@@ -57,6 +57,39 @@ def insert_of(table: Table, columns: Sequence[str]) -> Any:
     return insert(table).values({name: bindparam(name) for name in columns})
 
 
+ARRAY_TYPES = {str: "text[]", int: "int8[]", bool: "bool[]", bytes: "bytea[]", float: "float8[]"}
+"""The PostgreSQL array each column's values are sent as, by the column's Python type."""
+
+
+def unnest_insert(
+    table: Table, columns: Sequence[str], *, key: str | None = None
+) -> tuple[str, frozenset[int]]:
+    """PostgreSQL: ``INSERT INTO table (columns) SELECT * FROM unnest(...)``, the rows of
+    one statement given as one array per column (``as_columns``), and which of those arrays
+    are floating point. ``key``: an SQL expression for the first column, the same in every
+    row (the arrays are then for the other columns).
+
+    One statement for many rows, where ``executemany`` sends one per row and psycopg spends
+    Python on each; the arrays go in the binary format (``%b``: its text format escapes
+    every element in Python).
+    """
+    given = columns if key is None else columns[1:]
+    types = [table.c[name].type.python_type for name in given]
+    arrays = ", ".join(f"%b::{ARRAY_TYPES[t]}" for t in types)
+    first = "" if key is None else f"{key}, "
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {first}* FROM unnest({arrays})"
+    return sql, frozenset(i for i, t in enumerate(types) if t is float)
+
+
+def as_columns(rows: Sequence[Sequence[Any]], floats: frozenset[int] = frozenset()) -> list[list]:
+    """``rows`` as one list per column, for ``unnest_insert``; the ``floats`` columns as
+    floats (psycopg refuses a list that mixes ints and floats)."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    for i in floats:
+        columns[i] = [None if v is None else float(v) for v in columns[i]]
+    return columns
+
+
 @contextmanager
 def pipelined(session: Session) -> Iterator[None]:
     """Send the driver statements run inside to PostgreSQL without waiting for each one

@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
 from ehr.db.driver_select import DriverSelect
-from ehr.db.driver_write import DriverWrite, insert_of
+from ehr.db.driver_write import DriverWrite, as_columns, insert_of, unnest_insert
 from ehr.db.schema import SEARCH_TABLES, Compartment, Resource, ResourceVersion
 from ehr.search.values import (
     DateValue,
@@ -346,7 +346,7 @@ def _insert_pipelined(dbapi, resources: Sequence[NewResource]) -> list[int]:  # 
         with dbapi.pipeline():
             for table, rows in by_table.items():
                 if rows:
-                    cursor.execute(sql[table], _as_columns(rows, floats[table]))
+                    cursor.execute(sql[table], as_columns(rows, floats[table]))
     return rids
 
 
@@ -360,7 +360,7 @@ def _insert_one(dbapi, resource: NewResource) -> int:  # type: ignore[no-untyped
             rest.execute(sql["version"], (*common, resource.method))
             for table, values in _dependent_rows(resource).items():
                 if values:
-                    rest.execute(sql[table], _as_columns(values, floats[table]))
+                    rest.execute(sql[table], as_columns(values, floats[table]))
         return first.fetchone()[0]
 
 
@@ -369,19 +369,6 @@ _CURRENT_KEY = "currval('resource_rid_seq')"
 for ``rid``)."""
 _TAKE_KEYS = "SELECT nextval('resource_rid_seq') FROM generate_series(1, %s)"
 """Keys for a batch of new resources, from the sequence PostgreSQL made for ``rid``."""
-
-
-def _as_columns(rows: list[tuple], floats: frozenset[int] = frozenset()) -> list[list]:
-    """``rows`` as one list per column, for ``unnest``; the ``floats`` columns as floats
-    (psycopg refuses a list that mixes ints and floats)."""
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    for i in floats:
-        columns[i] = [None if v is None else float(v) for v in columns[i]]
-    return columns
-
-
-_ARRAY_TYPES = {str: "text[]", int: "int8[]", bool: "bool[]", bytes: "bytea[]", float: "float8[]"}
-"""The array each column's values are sent as, by the column's Python type."""
 
 
 def _table_columns() -> dict[str, tuple[Table, tuple[str, ...]]]:
@@ -432,13 +419,7 @@ def _postgres_sql(*, keyed: bool) -> tuple[dict[str, str], dict[str, frozenset[i
                 f"VALUES ({', '.join(values)}){returning}"
             )
             continue
-        types = [table.c[c].type.python_type for c in given]
-        arrays = ", ".join(f"%b::{_ARRAY_TYPES[t]}" for t in types)
-        key = "" if keyed else f"{_CURRENT_KEY}, "
-        sql[name] = (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {key}* FROM unnest({arrays})"
-        )
-        floats[name] = frozenset(i for i, t in enumerate(types) if t is float)
+        sql[name], floats[name] = unnest_insert(table, columns, key=None if keyed else _CURRENT_KEY)
     return sql, floats
 
 
@@ -478,7 +459,7 @@ def _insert_rows(session: Session, name: str, rows: list[tuple]) -> None:
                 cursor.executemany(_sqlite_sql()[name], rows)
             else:
                 sql, floats = _postgres_sql(keyed=True)
-                cursor.execute(sql[name], _as_columns(rows, floats[name]))
+                cursor.execute(sql[name], as_columns(rows, floats[name]))
     finally:
         cursor.close()
 

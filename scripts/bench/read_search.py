@@ -524,11 +524,15 @@ def _function(frame: str) -> str:
     return f"{name} ({where})" if where else name
 
 
-def profile_run(server: subprocess.Popen, load, seconds: int, out: Path) -> str:  # type: ignore[no-untyped-def]
+def profile_run(  # type: ignore[no-untyped-def]
+    server: subprocess.Popen, load, seconds: int, out: Path, *, gil: bool = False
+) -> str:
     """Profile every worker with py-spy while ``load`` runs; the summary of all of them.
 
     All workers, because clients keep their connections and the kernel hands each new
     connection to whichever worker accepts first: one worker may serve most of them.
+    ``gil``: only samples of threads holding the interpreter lock, i.e. Python's own CPU
+    (a thread waiting on the database in C, the event loop in ``epoll``, are left out).
     """
     pyspy = shutil.which("py-spy") or str(REPO / ".venv/bin/py-spy")
     pids = worker_pids(server)
@@ -539,6 +543,7 @@ def profile_run(server: subprocess.Popen, load, seconds: int, out: Path) -> str:
         raw = out.with_suffix(f".{pid}.raw")
         command = [pyspy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate"]
         command += ["100", "--nonblocking", "--format", "raw", "--output", str(raw)]
+        command += ["--gil"] if gil else []
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         spies.append((spy, raw))
     load(seconds)
@@ -634,7 +639,11 @@ def bench_one(
                 print(f"[{label}] {name}: profiling the workers {args.profile_seconds} s",
                       file=sys.stderr)  # fmt: skip
                 report = profile_run(
-                    server, lambda s, n=name: load(n, s), args.profile_seconds, out
+                    server,
+                    lambda s, n=name: load(n, s),
+                    args.profile_seconds,
+                    out,
+                    gil=args.profile_gil,
                 )
                 (args.profile_dir / f"{label}-{name}.txt").write_text(report + "\n")
                 print(f"\n### profile: {label}, {name}\n\n```\n{report}\n```\n")
@@ -725,6 +734,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile-dir", type=Path, help="also profile the workers with py-spy")
     parser.add_argument("--profile-seconds", type=int, default=15)
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="profile only threads holding the GIL (Python's own CPU, not its waits)",
+    )
     args = parser.parse_args(argv)
     if min(args.duration, args.warmup, args.profile_seconds) < 1 or args.duration > 600:
         parser.error("durations must be between 1 and 600 s")

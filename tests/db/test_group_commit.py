@@ -82,6 +82,33 @@ def test_a_batch_commits_once_and_each_unit_keeps_only_its_own_audit_rows(engine
     assert len(commits) == 1
 
 
+def test_a_batch_stores_each_units_rows_as_logged_in_the_order_logged(engine):
+    """On PostgreSQL a batch's rows go in as columns (one statement for all of them): each
+    value must land in its own row and column, a missing facility as NULL."""
+    prefix = f"rows{next(_names)}-"
+    logged = [
+        (f"{prefix}{i}", 1_700_000_000_000_000 + i, None if i % 3 else f"facility-{i}", b"{%d}" % i)
+        for i in range(7)
+    ]
+
+    def unit(values):  # type: ignore[no-untyped-def]
+        return lambda session: log_row(session, values)
+
+    outcomes = run_batch(engine, [unit(values) for values in logged])
+    assert all(outcome.error is None for outcome in outcomes)
+    table = audit_file.TABLE if audit_file.audit_file_of(engine) is not None else "audit_pending"
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                f"SELECT res_id, recorded, facility, content FROM {table} "
+                "WHERE res_id LIKE :prefix ORDER BY seq"
+            ),
+            {"prefix": f"{prefix}%"},
+        )
+        stored = [(r.res_id, r.recorded, r.facility, bytes(r.content)) for r in rows]
+    assert stored == logged
+
+
 def test_a_database_error_gives_up_the_batch_and_every_unit_runs_alone(engine):
     """PostgreSQL refuses every statement of a transaction after one failed: the units
     after it must not be answered from that transaction."""
