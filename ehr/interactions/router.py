@@ -162,6 +162,22 @@ def writes_only_audit(method: str, path: str) -> bool:
     return True
 
 
+def read_target(method: str, path: str) -> tuple[str, str] | None:
+    """The (type, id) that ``method /path`` reads by id, if it is a read (``GET
+    [type]/[id]``) of a well-formed id; ``None`` for anything else. The type is as the
+    path names it: ``dispatch`` still decides whether it is one."""
+    if method != "GET":
+        return None
+    segments = tuple(s for s in path.strip("/").split("/") if s)
+    args = _match(_READ_SHAPE, segments)
+    if args is None or args[0] == "metadata" or not update.ID_PATTERN.fullmatch(args[1]):
+        return None
+    return args[0], args[1]
+
+
+_READ_SHAPE = next(route.shape for route in ROUTES if route.interaction == "read")
+
+
 _AUDIT_ONLY_METHODS = frozenset(
     method
     for method in {route.method for route in ROUTES}
