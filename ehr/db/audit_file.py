@@ -34,6 +34,7 @@ is an ordinary write unit, as on PostgreSQL.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
@@ -143,27 +144,45 @@ def discard_after(session: Session, mark: int) -> None:
 
 
 def flush(session: Session) -> None:
-    """Run the buffered statements, runs of one statement as one ``executemany``, or as one
-    statement of columns where there is one (the caller holds the audit file's writer
-    turn)."""
+    """Run the buffered statements: one row alone as one statement, runs of one statement
+    as one ``executemany``, or as one statement of columns where there is one (the caller
+    holds the audit file's writer turn).
+
+    On a connection in autocommit (PostgreSQL's audit-only units, ``ehr.db.unit_of_work``)
+    one statement is atomic by itself; more than one run in a transaction of their own,
+    so that the rows of a batch are stored all or none.
+    """
     statements = session.info[_BUFFER]
     if not statements:
         return
+    runs = [
+        (sql, columns_sql, [params for _, params, _ in run])
+        for (sql, columns_sql), run in groupby(statements, key=_statement_of)
+    ]
     connection = session.connection()
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
+    one_statement = len(runs) == 1 and (len(runs[0][2]) == 1 or runs[0][1] is not None)
+    atomic = dbapi.transaction() if _autocommit(dbapi) and not one_statement else nullcontext()
     cursor = dbapi.cursor()
     try:
-        with as_sqlalchemy_errors(connection):
-            for (sql, columns_sql), runs in groupby(statements, key=_statement_of):
-                rows = [params for _, params, _ in runs]
-                if columns_sql is not None and len(rows) > 1:
+        with as_sqlalchemy_errors(connection), atomic:
+            for sql, columns_sql, rows in runs:
+                if len(rows) == 1:
+                    cursor.execute(sql, rows[0])
+                elif columns_sql is not None:
                     cursor.execute(columns_sql, as_columns(rows))
                 else:
                     cursor.executemany(sql, rows)
     finally:
         cursor.close()
     statements.clear()
+
+
+def _autocommit(dbapi: Any) -> bool:
+    """Whether a driver connection commits each statement (psycopg's ``autocommit``;
+    Python 3.11's sqlite3 has no such attribute, and its units never run so)."""
+    return getattr(dbapi, "autocommit", False) is True
 
 
 def _statement_of(buffered: tuple[str, tuple[Any, ...], str | None]) -> tuple[str, str | None]:

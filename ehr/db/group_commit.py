@@ -12,7 +12,10 @@ after another in **one** transaction. A batch is an audit-only unit of work: its
 write nothing but the AuditEvent rows they buffer, all inserted in one statement just
 before the COMMIT, so a unit that fails is undone alone by dropping its rows, and the
 others go on. Each unit's read and its AuditEvent are still in one transaction, and that
-transaction commits before any of its responses is sent: what was shown was audited.
+transaction commits before any of its responses is sent: what was shown was audited. (On
+PostgreSQL the batch runs in autocommit, ``ehr.db.unit_of_work``: its one INSERT is the
+transaction, committed before any response, and the reads before it are what READ
+COMMITTED would have shown inside one.)
 
 If the batch as a whole fails (the connection went, the COMMIT was refused), every unit of
 it is run again alone through ``run_in_unit_of_work``, with its usual retries; when the

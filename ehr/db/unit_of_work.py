@@ -35,10 +35,20 @@ def unit_of_work(
     writes them all in one statement just before its COMMIT; on a SQLite file it reads
     without the write lock and writes its events to the audit file (``ehr.db.audit_file``),
     elsewhere to ``audit_pending`` in the same transaction.
+
+    On PostgreSQL such a unit runs in autocommit: no BEGIN and no COMMIT, two of a batch
+    of reads' four round trips. It gives up nothing: under READ COMMITTED each statement
+    reads its own snapshot in a transaction too, and the unit's one write, the INSERT of
+    its buffered rows, is atomic alone (``audit_file.flush`` runs several in a transaction
+    of their own) and committed before the unit returns, so what it read is answered only
+    once its AuditEvents are stored. A unit that finds it must write more raises before
+    writing anything (``audit_file.WriteUnitNeeded``).
     """
     mode = _mode(engine, write, audit_only)
     with _writer_turn(engine, mode), engine.connect() as connection:
         connection.execution_options(**{WRITE_OPTION: _BEGIN[mode]})
+        if mode == _AUDIT_BUFFERED and not is_sqlite(engine):
+            connection.execution_options(isolation_level="AUTOCOMMIT")
         with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
             if mode in (_AUDIT_ONLY, _AUDIT_BUFFERED):
                 audit_file.begin_audit_only(session)

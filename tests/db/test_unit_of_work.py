@@ -1,5 +1,6 @@
 """The unit of work: runs again after a lost connection, never after an uncertain commit;
-SQLite writers take turns, in the process and across processes."""
+SQLite writers take turns, in the process and across processes; audit-only units on
+PostgreSQL run without a transaction of their own yet store their rows all or none."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import RootTransaction
 from sqlalchemy.exc import DBAPIError
 
+from ehr.audit.pending import log_row
+from ehr.db import audit_file
 from ehr.db.schema import UsedAssertion
 from ehr.db.unit_of_work import run_in_unit_of_work, unit_of_work
 
@@ -134,3 +137,43 @@ def test_a_sqlite_writer_waits_for_another_process_turn(engine, tmp_path):
     finally:
         holder.wait(timeout=10)
     assert waited >= 0.3 and _count(engine) == 1
+
+
+def test_an_audit_only_units_rows_are_stored_all_or_none(engine):
+    """PostgreSQL runs audit-only units in autocommit: its rows must still go in together
+    when they take more than one statement (here the second fails)."""
+    with pytest.raises(DBAPIError), unit_of_work(engine, audit_only=True) as session:
+        log_row(session, ("all-or-none-1", 1, None, b"{}"))
+        audit_file.defer(session, "INSERT INTO no_such_table VALUES (1)", ())
+    tables = ["audit_pending"]
+    if audit_file.audit_file_of(engine) is not None:
+        tables.append(audit_file.TABLE)
+    with engine.connect() as connection:
+        for table in tables:
+            assert connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_postgresql_audit_only_unit_opens_no_transaction(engine):
+    """No BEGIN and no COMMIT round trip: each statement is a transaction of its own."""
+    with unit_of_work(engine, audit_only=True) as session:
+        first = session.execute(text("SELECT txid_current()")).scalar()
+        second = session.execute(text("SELECT txid_current()")).scalar()
+    assert first != second
+    with unit_of_work(engine) as session:  # a write unit: one transaction
+        first = session.execute(text("SELECT txid_current()")).scalar()
+        second = session.execute(text("SELECT txid_current()")).scalar()
+    assert first == second
+
+
+def test_a_connection_an_audit_only_unit_used_is_transactional_again(engine):
+    """The next unit on the same pooled connection must roll back whole."""
+    with unit_of_work(engine, audit_only=True) as session:
+        log_row(session, ("used-before", 1, None, b"{}"))
+        before = id(session.connection().connection.dbapi_connection)
+    with pytest.raises(RuntimeError), unit_of_work(engine) as session:
+        assert id(session.connection().connection.dbapi_connection) == before
+        _insert(session, "jti")
+        session.flush()
+        raise RuntimeError("after the insert")
+    assert _count(engine) == 0
