@@ -35,14 +35,10 @@ import random
 import time
 from pathlib import Path
 
+from in_process import InProcessClient, busy_seconds
+
 CONCURRENCY = 16
 """Reads in flight at once, as ``read_search.py``'s connections."""
-
-
-def _busy_seconds() -> float:
-    """CPU seconds all CPUs spent busy since boot (``/proc/stat``)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def fill(database_url: str, ids_file: Path, reads: int) -> None:
@@ -51,50 +47,19 @@ def fill(database_url: str, ids_file: Path, reads: int) -> None:
     os.environ.setdefault("EHR_RATE_LIMIT_PER_MINUTE", str(10**9))
     import uvloop
 
-    from ehr.api.app import create_app
-    from ehr.auth.claims import DEFAULT_SCOPES
-    from ehr.config import get_settings
-
-    app = create_app(get_settings())
-    token = app.state.services.auth.mint(
-        subject="admin", role="admin", scopes=DEFAULT_SCOPES["admin"], lifetime_s=86400
-    )
+    client = InProcessClient()
     ids = [line.split("\t", 1)[0] for line in ids_file.read_text().splitlines() if line]
-    headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
-    statuses: dict[int, int] = {}
+    statuses = client.statuses
 
     async def read(res_id: str) -> None:
-        path = f"/fhir/Patient/{res_id}"
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 8000),
-        }
+        await client.get(f"/fhir/Patient/{res_id}")
 
-        async def receive() -> dict:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                statuses[message["status"]] = statuses.get(message["status"], 0) + 1
-
-        await app(scope, receive, send)
-
-    async def client(count: int) -> None:
+    async def one_client(count: int) -> None:
         for _ in range(count):
             await read(random.choice(ids))
 
     async def main() -> None:
-        await asyncio.gather(*(client(reads // CONCURRENCY) for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(one_client(reads // CONCURRENCY) for _ in range(CONCURRENCY)))
 
     started = time.perf_counter()
     uvloop.run(main())
@@ -111,11 +76,11 @@ def drain(database_url: str) -> None:
     services = build_services(get_settings())
     cursor = FileCursor() if audit_file_of(services.engine) is not None else None
     stored = 0
-    busy, cpu, wall = _busy_seconds(), time.process_time(), time.perf_counter()
+    busy, cpu, wall = busy_seconds(), time.process_time(), time.perf_counter()
     while done := index_once(services, cursor):
         stored += done
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    busy = _busy_seconds() - busy
+    busy = busy_seconds() - busy
     if not stored:
         raise SystemExit("nothing was pending: fill a database first")
     print(

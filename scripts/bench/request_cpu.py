@@ -30,13 +30,9 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from in_process import InProcessClient, busy_seconds
+
 CCCD = "http://fhir.hl7.org.vn/core/sid/cccd"
-
-
-def _busy_seconds() -> float:
-    """CPU seconds all CPUs spent busy since boot (``/proc/stat``)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
@@ -55,17 +51,9 @@ def main() -> int:
     os.environ.setdefault("EHR_RATE_LIMIT_PER_MINUTE", str(10**9))
     import uvloop
 
-    from ehr.api.app import create_app
-    from ehr.auth.claims import DEFAULT_SCOPES
-    from ehr.config import get_settings
-
-    app = create_app(get_settings())
-    token = app.state.services.auth.mint(
-        subject="admin", role="admin", scopes=DEFAULT_SCOPES["admin"], lifetime_s=86400
-    )
+    client = InProcessClient()
     pairs = [line.split("\t") for line in args.ids.read_text().splitlines() if line]
-    headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
-    statuses: dict[int, int] = {}
+    statuses = client.statuses
 
     def target(interaction: str) -> tuple[str, bytes]:
         res_id, cccd = random.choice(pairs)
@@ -74,48 +62,25 @@ def main() -> int:
         return "/fhir/Patient", f"identifier={quote(f'{CCCD}|{cccd.strip()}')}".encode()
 
     async def request(interaction: str) -> None:
-        path, query = target(interaction)
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": query,
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 8000),
-        }
-
-        async def receive() -> dict:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                statuses[message["status"]] = statuses.get(message["status"], 0) + 1
-
-        await app(scope, receive, send)
+        await client.get(*target(interaction))
 
     async def run(interaction: str, count: int) -> None:
-        async def client(n: int) -> None:
+        async def one_client(n: int) -> None:
             for _ in range(n):
                 await request(interaction)
 
         share = count // args.concurrency
-        await asyncio.gather(*(client(share) for _ in range(args.concurrency)))
+        await asyncio.gather(*(one_client(share) for _ in range(args.concurrency)))
 
     for interaction in args.interactions:
         uvloop.run(run(interaction, args.warmup))  # warm-up: caches, plans
         best: tuple[float, float, float] | None = None
         for _ in range(args.rounds):
             statuses.clear()
-            busy, cpu, wall = _busy_seconds(), time.process_time(), time.perf_counter()
+            busy, cpu, wall = busy_seconds(), time.process_time(), time.perf_counter()
             uvloop.run(run(interaction, args.requests))
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            busy = _busy_seconds() - busy
+            busy = busy_seconds() - busy
             done = sum(statuses.values())
             if set(statuses) != {200}:
                 raise SystemExit(f"{interaction}: unexpected statuses {statuses}")
