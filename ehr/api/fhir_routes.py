@@ -23,7 +23,6 @@ from starlette.types import Receive, Scope, Send
 from ehr.access.policy import ANONYMOUS, AccessPolicy
 from ehr.api.errors import response_for
 from ehr.api.wire import check_acceptable, read_body, render
-from ehr.audit.pending import AUDIT_EVENT
 from ehr.audit.trail import record_denial
 from ehr.context import RequestContext, Services
 from ehr.db.group_commit import GroupCommit
@@ -100,12 +99,8 @@ async def handle(request: Request) -> Response:
             )
         elif writes_only_audit(request.method, path):
             # Reads write only their AuditEvent: they share transactions and COMMITs, and
-            # a batch's reads by id are read ahead together (not AuditEvents: a unit may
-            # store pending ones before it reads them, ``ehr.db.group_commit.run_batch``).
-            target = read_target(request.method, path)
-            if target is not None and target[0] == AUDIT_EVENT:
-                target = None
-            response = await _group_commit(services).run(work, target)
+            # a batch's reads by id are read ahead together.
+            response = await _group_commit(services).run(work, read_target(request.method, path))
         else:
             response = await to_thread.run_sync(
                 partial(run_in_unit_of_work, services.engine, work),

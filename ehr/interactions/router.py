@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ehr.audit.pending import AUDIT_EVENT
 from ehr.audit.trail import Access
 from ehr.context import RequestContext
 from ehr.errors import Forbidden, MethodNotAllowed, NotFound
@@ -170,14 +171,16 @@ def writes_only_audit(method: str, path: str) -> bool:
 
 
 def read_target(method: str, path: str) -> tuple[str, str] | None:
-    """The (type, id) that ``method /path`` reads by id, if it is a read (``GET
-    [type]/[id]``) of a well-formed id; ``None`` for anything else. The type is as the
-    path names it: ``dispatch`` still decides whether it is one."""
+    """The (type, id) a group-committed batch may read ahead for ``method /path``
+    (``ehr.db.group_commit.run_batch``): that of a read by id (``GET [type]/[id]``) of a
+    well-formed id, but not of an AuditEvent, which the read may store from its pending
+    row first; ``None`` for anything else. The type is as the path names it: ``dispatch``
+    still decides whether it is one."""
     if method != "GET":
         return None
     segments = tuple(s for s in path.strip("/").split("/") if s)
     args = _match(_READ_SHAPE, segments)
-    if args is None or args[0] == "metadata" or not update.ID_PATTERN.fullmatch(args[1]):
+    if args is None or args[0] == AUDIT_EVENT or not update.ID_PATTERN.fullmatch(args[1]):
         return None
     return args[0], args[1]
 
