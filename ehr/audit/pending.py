@@ -88,17 +88,17 @@ def log_row(session: Session, values: tuple[str, int, str | None, bytes]) -> Non
         cursor.close()
 
 
+_PENDING_COLUMNS = ("res_id", "recorded", "facility", "content")
+"""The columns ``log_row`` writes, in the order of its values."""
+
+
 @lru_cache(maxsize=4)
 def _insert_sql(paramstyle: str) -> str:
     mark = "?" if paramstyle == "qmark" else "%s"
-    return (
-        "INSERT INTO audit_pending (res_id, recorded, facility, content) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark})"
-    )
+    marks = ", ".join(mark for _ in _PENDING_COLUMNS)
+    return f"INSERT INTO audit_pending ({', '.join(_PENDING_COLUMNS)}) VALUES ({marks})"
 
 
-_PENDING_COLUMNS = ("res_id", "recorded", "facility", "content")
-"""The columns ``log_row`` writes, in the order of its values."""
 _INSERT_AS_COLUMNS, _ = unnest_insert(AuditPending.__table__, _PENDING_COLUMNS)  # type: ignore[attr-defined]
 """PostgreSQL: the pending rows of a batch of reads in one statement."""
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -148,10 +149,15 @@ def read_current(
     if row is None:
         return None
     if with_patients:
-        *columns, facility, patients = row
-        return StoredResource(*columns, facility=facility, patients=patients_from(patients))
+        return _stored_with_patients(row)
     *columns, facility = row
     return StoredResource(*columns, facility=facility)
+
+
+def _stored_with_patients(row: tuple[Any, ...]) -> StoredResource:
+    """A row of the current columns, the facility and the Patients' column, as read."""
+    *columns, facility, patients = row
+    return StoredResource(*columns, facility=facility, patients=patients_from(patients))
 
 
 _READ_MANY_WITH_PATIENTS = DriverSelect(
@@ -190,8 +196,8 @@ def prefetch_current(session: Session, keys: Iterable[tuple[str, str]]) -> None:
     for res_type, ids in by_type.items():
         found.update(((res_type, res_id), None) for res_id in ids)
         values = {"res_type": res_type, "res_ids": sorted(ids)}
-        for *columns, facility, patients in _READ_MANY_WITH_PATIENTS.rows(session, values):
-            stored = StoredResource(*columns, facility=facility, patients=patients_from(patients))
+        for row in _READ_MANY_WITH_PATIENTS.rows(session, values):
+            stored = _stored_with_patients(row)
             found[(stored.res_type, stored.res_id)] = stored
     session.info[_PREFETCHED] = found
 
