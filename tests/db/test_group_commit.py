@@ -197,6 +197,38 @@ def test_units_that_arrive_while_a_batch_runs_share_the_next_one(engine):
     assert _stored(engine, "queued-%") == {"queued-first", *(f"queued-{i}" for i in range(20))}
 
 
+def test_a_request_answered_by_a_batch_that_asks_again_joins_the_next_one(engine):
+    """After a batch ends, the next waits ``GATHER_HOPS`` turns of the event loop: a client
+    answered by the batch that sends its next request at once (as every connection under
+    load does) shares the next batch with the unit that queued while the first ran, where
+    starting at once made a batch of each."""
+    group = GroupCommit(engine, CapacityLimiter(4))
+    started_alone: list[int] = []
+
+    def slow_first(session):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        return _unit("gather-first", "returns")(session)
+
+    async def client() -> list[object]:
+        first = await group.run(slow_first)
+        return [first, await group.run(_unit("gather-again", "returns"))]
+
+    async def main() -> list[object]:
+        answered = asyncio.ensure_future(client())
+        await asyncio.sleep(0.01)  # the first batch is running now
+        queued = group.run(_unit("gather-queued", "returns"))
+        results = await asyncio.gather(answered, queued)
+        idle = asyncio.ensure_future(group.run(_unit("gather-idle", "returns")))
+        await asyncio.sleep(0)  # one turn: a unit on an idle worker has started its batch
+        started_alone.append(group.batches)
+        return [*results, await idle]
+
+    results = asyncio.run(main())
+    assert results == [["gather-first", "gather-again"], "gather-queued", "gather-idle"]
+    assert group.batches == 3  # first; queued and again together; idle
+    assert started_alone == [3]
+
+
 def test_concurrent_reads_through_the_api_are_each_audited_once(app, client, monkeypatch):
     patient = {"resourceType": "Patient", "name": [{"family": "Trần", "given": ["Bình"]}]}
     patient_id = client.post("/fhir/Patient", json=patient).json()["id"]
