@@ -34,7 +34,9 @@ is an ordinary write unit, as on PostgreSQL.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
@@ -130,17 +132,29 @@ def defer(
     column (``ehr.db.driver_write.unnest_insert``, PostgreSQL), run when a batch buffered
     more than one such row. A batch of reads then stores its events in one statement,
     where ``executemany`` took one per event, and psycopg's Python a tenth of a read."""
-    session.info[_BUFFER].append((sql, params, as_columns_sql))
+    session.info[_BUFFER].append((sql, params, as_columns_sql, _UNIT.get()))
 
 
-def buffered(session: Session) -> int:
-    """How many statements the unit has buffered (a mark to ``discard_after``)."""
-    return len(session.info[_BUFFER])
+_UNIT: ContextVar[object | None] = ContextVar("ehr_audit_unit", default=None)
+"""The unit of a batch whose statements ``defer`` buffers now (a batch's units may run
+interleaved, ``ehr.db.interleaved``, each in a context of its own)."""
 
 
-def discard_after(session: Session, mark: int) -> None:
-    """Drop the statements buffered after ``mark``: the part of a batch that rolled back."""
-    del session.info[_BUFFER][mark:]
+@contextmanager
+def unit_statements(session: Session) -> Iterator[Callable[[], None]]:
+    """Mark the statements buffered within as one unit's; the callable given drops them
+    (the unit failed: the part of a batch that rolls back), wherever others' statements
+    were buffered in between."""
+    unit = object()
+    token = _UNIT.set(unit)
+
+    def discard() -> None:
+        session.info[_BUFFER][:] = [s for s in session.info[_BUFFER] if s[3] is not unit]
+
+    try:
+        yield discard
+    finally:
+        _UNIT.reset(token)
 
 
 def flush(session: Session) -> None:
@@ -156,7 +170,7 @@ def flush(session: Session) -> None:
     if not statements:
         return
     runs = [
-        (sql, columns_sql, [params for _, params, _ in run])
+        (sql, columns_sql, [params for _, params, _, _ in run])
         for (sql, columns_sql), run in groupby(statements, key=_statement_of)
     ]
     connection = session.connection()
@@ -185,6 +199,8 @@ def _autocommit(dbapi: Any) -> bool:
     return getattr(dbapi, "autocommit", False) is True
 
 
-def _statement_of(buffered: tuple[str, tuple[Any, ...], str | None]) -> tuple[str, str | None]:
-    sql, _, columns_sql = buffered
+def _statement_of(
+    buffered: tuple[str, tuple[Any, ...], str | None, object],
+) -> tuple[str, str | None]:
+    sql, _, columns_sql, _ = buffered
     return sql, columns_sql

@@ -25,6 +25,7 @@ from sqlalchemy import Dialect, Executable, Select
 from sqlmodel import Session
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
+from ehr.db.interleaved import rows_when_gathered
 
 Processor = Callable[[Any], Any]
 RowType = TypeVar("RowType", bound=NamedTuple)
@@ -139,10 +140,69 @@ class DriverSelect(OnDriver):
         self.statement: Select = statement
         self.keys: tuple[str, ...] = tuple(statement.selected_columns.keys())
         """The names of the selected columns, in the order of a row's values."""
+        self._lateral: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def rows(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row for ``values`` (bind name to value), in the session's transaction."""
-        return self._fetch(session, values)
+        """Every row for ``values`` (bind name to value), in the session's transaction; in a
+        unit of a batch running interleaved, together with the other units' values
+        (``ehr.db.interleaved``)."""
+        gathered = rows_when_gathered(session, self, values)
+        return self._fetch(session, values) if gathered is None else gathered
+
+    def many(
+        self, session: Session, values: Sequence[Mapping[str, Any]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """The rows for each of ``values`` (all with the same bind names), in order: on
+        PostgreSQL in one statement when there are several (``_lateral``), where each
+        statement is a round trip (``ehr.db.interleaved`` gathers a batch's SELECTs so);
+        elsewhere one execution each."""
+        if len(values) == 1 or session.connection().dialect.name != "postgresql":
+            return [self._fetch(session, one) for one in values]
+        names = tuple(values[0])
+
+        def fetch(cursor: Any, compiled: DriverSql) -> list[list[tuple[Any, ...]]]:
+            sql = self._lateral_sql(compiled, names, session.connection().dialect)
+            params = {**compiled.defaults, "__ord": list(range(len(values)))}
+            processors = dict(compiled.binds)
+            for name in names:
+                process = processors.get(name)
+                column = [one[name] for one in values]
+                params[name] = [process(v) for v in column] if process else column
+            for name, process in compiled.binds:
+                if name not in names:
+                    params[name] = process(params[name])
+            cursor.execute(sql, params)
+            found: list[list[tuple[Any, ...]]] = [[] for _ in values]
+            for row in cursor.fetchall():
+                found[row[0]].append(row[1:-1])
+            return [compiled.convert(rows) for rows in found]
+
+        return self._run(session, fetch)
+
+    def _lateral_sql(self, compiled: DriverSql, names: tuple[str, ...], dialect: Dialect) -> str:
+        """The statement for many values at once: each bind in ``names`` becomes a column of
+        an ``unnest`` of arrays, one row per set of values, and the statement a ``LATERAL``
+        subquery run for each row; ``__ord`` says which set a row answers. A window without
+        an ordering numbers rows as its input gives them, which is the statement's own
+        ``ORDER BY``: each set's rows come back in the order the statement alone gives."""
+        key = (dialect.name, names)
+        sql = self._lateral.get(key)
+        if sql is None:
+            binds = self.statement.compile(dialect=dialect).binds
+            inner = compiled.sql
+            for name in names:
+                inner = inner.replace(f"%({name})s", f'__b."{name}"')
+            arrays = ", ".join(
+                f"%({name})s::{binds[name].type.compile(dialect=dialect)}[]" for name in names
+            )
+            columns = ", ".join(f'"{name}"' for name in names)
+            sql = self._lateral[key] = (
+                f"SELECT __b.__ord, __t.* FROM unnest(%(__ord)s::INTEGER[], {arrays}) "
+                f"AS __b(__ord, {columns}) CROSS JOIN LATERAL "
+                f"(SELECT __i.*, row_number() OVER () AS __n FROM ({inner}) AS __i) AS __t "
+                "ORDER BY __b.__ord, __t.__n"
+            )
+        return sql
 
     def first(self, session: Session, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row for ``values``, or ``None``."""

@@ -39,6 +39,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from anyio import CapacityLimiter, to_thread
@@ -48,6 +49,7 @@ from sqlmodel import Session
 
 from ehr.db import audit_file
 from ehr.db.audit_file import WriteUnitNeeded
+from ehr.db.interleaved import run_interleaved
 from ehr.db.unit_of_work import run_in_unit_of_work, unit_of_work
 from ehr.storage.repository import prefetch_current
 
@@ -110,7 +112,11 @@ def run_batch(
         with unit_of_work(engine, audit_only=True) as session:
             if prefetch:
                 prefetch_current(session, prefetch)
-            outcomes = [_run_unit(session, work) for work in works]
+            units = [partial(_run_unit, session, work) for work in works]
+            if session.connection().dialect.name == "postgresql":
+                outcomes = run_interleaved(session, units)
+            else:  # SQLite answers in process: no round trip to save
+                outcomes = [unit() for unit in units]
     except Exception as exc:
         _note_given_up(exc)
         return [run_alone(engine, work) for work in works]
@@ -175,14 +181,14 @@ def _run_unit(session: Session, work: Work) -> Outcome:
     (PostgreSQL refuses every statement after one fails): it gives up the batch, whose
     units then run alone (``run_batch``).
     """
-    mark = audit_file.buffered(session)
-    try:
-        return Outcome(value=work(session))
-    except Exception as exc:
-        audit_file.discard_after(session, mark)
-        if isinstance(exc, DBAPIError) and not _needs_write_unit(exc):
-            raise
-        return Outcome(error=exc)
+    with audit_file.unit_statements(session) as discard:
+        try:
+            return Outcome(value=work(session))
+        except Exception as exc:
+            discard()
+            if isinstance(exc, DBAPIError) and not _needs_write_unit(exc):
+                raise
+            return Outcome(error=exc)
 
 
 _Waiting = tuple[Work, "asyncio.Future[Outcome]", "tuple[str, str] | None"]

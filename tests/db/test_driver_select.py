@@ -155,3 +155,48 @@ def _slotted_select(slots: list[str]):  # type: ignore[no-untyped-def]
     values = [templates.Slot(name) for name in slots]
     condition = _R.c.res_id == values[0] if len(values) == 1 else _R.c.res_id.in_(values)
     return select(_R.c.rid).where(condition)
+
+
+_BY_TYPE_AND_ID_PREFIX = (
+    select(_R.c.rid, _R.c.res_id, _R.c.deleted, _R.c.content, patients_column().label("patients"))
+    .where(_R.c.res_type == bindparam("res_type"), _R.c.res_id >= bindparam("from_id"))
+    .order_by(_R.c.res_id.desc())
+    .limit(3)
+)
+"""Two binds per set of values, a descending order and a limit: each set's rows must come
+back as that statement alone gives them, in its order."""
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    asked=st.lists(
+        st.tuples(
+            st.sampled_from(["Observation", "Patient", "Nothing"]),
+            st.sampled_from(["", "o2", "o5", "p1", "z"]),
+        ),
+        min_size=1,
+        max_size=9,
+    )
+)
+def test_many_gives_each_set_of_values_the_rows_it_gives_alone(
+    engine: Engine, asked: list[tuple[str, str]]
+) -> None:
+    """``many`` (one ``LATERAL`` statement on PostgreSQL) answers each set of values with
+    exactly the rows, in the order, that ``rows`` gives it alone; repeated sets included."""
+    ordered = DriverSelect(_BY_TYPE_AND_ID_PREFIX)
+    with unit_of_work(engine, write=False) as session:
+        for i in range(7):
+            _add(session, f"o{i}", deleted=i == 3, patients=[f"p{i}", "p9"][: i % 3])
+        _add(session, "p1", deleted=False, patients=["p1"])
+        session.execute(_R.update().where(_R.c.res_id == "p1").values(res_type="Patient"))
+        asked = [*asked, ("Observation", "")]  # one set with three rows at least
+        values = [{"res_type": res_type, "from_id": from_id} for res_type, from_id in asked]
+        alone = [ordered.rows(session, one) for one in values]
+        together = ordered.many(session, values)
+        by_type = DriverSelect(_BY_TYPE)
+        one_bind = [{"res_type": res_type} for res_type, _ in asked]
+        assert by_type.many(session, one_bind) == [by_type.rows(session, v) for v in one_bind]
+    assert together == alone
+    assert len(alone[-1]) == 3
