@@ -104,11 +104,12 @@ def run_interleaved(session: Session, units: list[Callable[[], T]]) -> list[T]:
 
 
 def _run_waiting(session: Session, waiting: dict[int, _Waiting]) -> dict[int, tuple[bool, Any]]:
-    """Run what the units wait for, each statement's values together: for each unit,
-    ``(True, rows)`` or ``(False, error)``."""
-    by_statement: dict[int, list[int]] = {}
+    """Run what the units wait for, each statement's values together (those with the same
+    bind names: one ``LATERAL`` statement binds them all): for each unit, ``(True, rows)``
+    or ``(False, error)``."""
+    by_statement: dict[tuple[int, tuple[str, ...]], list[int]] = {}
     for i, wait in waiting.items():
-        by_statement.setdefault(id(wait.statement), []).append(i)
+        by_statement.setdefault((id(wait.statement), tuple(wait.values)), []).append(i)
     resume: dict[int, tuple[bool, Any]] = {}
     for indices in by_statement.values():
         statement = waiting[indices[0]].statement

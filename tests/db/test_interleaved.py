@@ -212,3 +212,12 @@ def test_each_unit_has_a_context_of_its_own(stored: Engine) -> None:
         found = run_interleaved(session, [lambda n=n: unit(session, n) for n in "ab"])
     assert found == [("none", "a"), ("none", "b")]
     assert seen.get() == "none"
+
+
+def test_values_with_other_bind_names_are_not_run_together(stored: Engine) -> None:
+    """One ``LATERAL`` statement binds one set of names: values that name others (here an
+    extra one, which a statement alone ignores) run in a statement of their own."""
+    asked = [{"res_type": "Basic", "unused": "x"}, {"res_type": "Flag"}]
+    with unit_of_work(stored, write=False) as session:
+        found = run_interleaved(session, [lambda v=v: _BY_TYPE.rows(session, v) for v in asked])
+    assert found == [[("i1",), ("i3",), ("i5",)], [("i0",), ("i2",), ("i4",)]]
