@@ -162,15 +162,10 @@ class DriverSelect(OnDriver):
 
         def fetch(cursor: Any, compiled: DriverSql) -> list[list[tuple[Any, ...]]]:
             sql = self._lateral_sql(compiled, names, session.connection().dialect)
-            params = {**compiled.defaults, "__ord": list(range(len(values)))}
-            processors = dict(compiled.binds)
+            each = [compiled.parameters(one) for one in values]  # dicts: pyformat
+            params: dict[str, Any] = {**each[0], "__ord": list(range(len(values)))}
             for name in names:
-                process = processors.get(name)
-                column = [one[name] for one in values]
-                params[name] = [process(v) for v in column] if process else column
-            for name, process in compiled.binds:
-                if name not in names:
-                    params[name] = process(params[name])
+                params[name] = [one[name] for one in each]  # type: ignore[call-overload]
             cursor.execute(sql, params)
             found: list[list[tuple[Any, ...]]] = [[] for _ in values]
             for row in cursor.fetchall():
