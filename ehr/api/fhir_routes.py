@@ -29,7 +29,7 @@ from ehr.db.group_commit import GroupCommit
 from ehr.db.unit_of_work import run_in_unit_of_work
 from ehr.errors import Forbidden
 from ehr.interactions.messages import FhirRequest, FhirResponse
-from ehr.interactions.router import dispatch, read_target, writes_only_audit
+from ehr.interactions.router import dispatch, writes_only_audit
 
 FHIR_PREFIX = "/fhir"
 BREAK_GLASS_HEADER = "x-break-glass-reason"
@@ -99,8 +99,8 @@ async def handle(request: Request) -> Response:
             )
         elif writes_only_audit(request.method, path):
             # Reads write only their AuditEvent: they share transactions and COMMITs, and
-            # a batch's reads by id are read ahead together.
-            response = await _group_commit(services).run(work, read_target(request.method, path))
+            # on PostgreSQL a batch's SELECTs go together (ehr.db.interleaved).
+            response = await _group_commit(services).run(work)
         else:
             response = await to_thread.run_sync(
                 partial(run_in_unit_of_work, services.engine, work),

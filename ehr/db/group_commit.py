@@ -37,7 +37,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -51,7 +51,6 @@ from ehr.db import audit_file
 from ehr.db.audit_file import WriteUnitNeeded
 from ehr.db.interleaved import run_interleaved
 from ehr.db.unit_of_work import run_in_unit_of_work, unit_of_work
-from ehr.storage.repository import prefetch_current
 
 T = TypeVar("T")
 Work = Callable[[Session], Any]
@@ -65,8 +64,8 @@ the finished batch's requests (their tasks were woken first), the second reads w
 on the connections meanwhile, the third runs those requests up to the queue. Started at
 once, the next batch held only what had queued while the last one ran, and under load a
 worker's connections settled into two alternating halves, each batch paying its fixed part
-(a thread hand-off, a connection, the audit INSERT; on PostgreSQL the read-ahead round
-trip) for half as many units. With 16 connections on 2 workers (100,000 Patients) batches
+(a thread hand-off, a connection, the audit INSERT; on PostgreSQL a round trip for its
+reads) for half as many units. With 16 connections on 2 workers (100,000 Patients) batches
 went from 3.3-4.5 units to 5-8, PostgreSQL reads from 2,083-2,736/s to 2,763-3,322/s at
 0.37-0.43 ms of CPU a read instead of 0.44-0.58, SQLite searches from 2,892 / 3,228/s to
 4,155 / 3,501 (docs/benchmarks.md, session 15). A unit that arrives when no batch has just
@@ -97,21 +96,14 @@ class Outcome(Generic[T]):
         return self.value  # type: ignore[return-value]
 
 
-def run_batch(
-    engine: Engine, works: list[Work], prefetch: Collection[tuple[str, str]] = ()
-) -> list[Outcome]:
-    """Run ``works`` in one audit-only unit of work, one after another (module docstring).
-
-    ``prefetch``: the resources (type, id) the units will read by id, read ahead in one
-    statement (``ehr.storage.repository.prefetch_current``: on PostgreSQL a round trip per
-    read was a fifth of its cost); none of them may be an AuditEvent, which a unit may
-    store before it reads it. The outcomes are in the order of ``works``. Runs in a worker
-    thread.
+def run_batch(engine: Engine, works: list[Work]) -> list[Outcome]:
+    """Run ``works`` in one audit-only unit of work (module docstring): on PostgreSQL
+    interleaved, so that their SELECTs go together (``ehr.db.interleaved``: a batch of reads
+    by id or of searches by identifier is one round trip), on SQLite one after another. The
+    outcomes are in the order of ``works``. Runs in a worker thread.
     """
     try:
         with unit_of_work(engine, audit_only=True) as session:
-            if prefetch:
-                prefetch_current(session, prefetch)
             units = [partial(_run_unit, session, work) for work in works]
             if session.connection().dialect.name == "postgresql":
                 outcomes = run_interleaved(session, units)
@@ -191,8 +183,8 @@ def _run_unit(session: Session, work: Work) -> Outcome:
             return Outcome(error=exc)
 
 
-_Waiting = tuple[Work, "asyncio.Future[Outcome]", "tuple[str, str] | None"]
-"""A unit waiting for a batch: its work, the future of its outcome, what it reads by id."""
+_Waiting = tuple[Work, "asyncio.Future[Outcome]"]
+"""A unit waiting for a batch: its work and the future of its outcome."""
 
 
 class GroupCommit:
@@ -211,12 +203,10 @@ class GroupCommit:
         self.batches = 0
         """Batches run so far (for tests and benchmarks)."""
 
-    async def run(self, work: Callable[[Session], T], reads: tuple[str, str] | None = None) -> T:
-        """Run ``work`` in the next batch and give its value (or raise its exception);
-        ``reads``: the resource (type, id) it reads by id, if it is such a read (its batch
-        reads them all ahead, ``run_batch``)."""
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in the next batch and give its value (or raise its exception)."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append((work, future, reads))
+        self._waiting.append((work, future))
         self._start()
         outcome = await future
         return outcome.result()
@@ -232,17 +222,16 @@ class GroupCommit:
 
     async def _run(self, batch: list[_Waiting]) -> None:
         try:
-            works = [work for work, _, _ in batch]
-            reads = [read for _, _, read in batch if read is not None]
+            works = [work for work, _ in batch]
             try:
                 outcomes = await to_thread.run_sync(
-                    run_batch, self._engine, works, reads, limiter=self._limiter
+                    run_batch, self._engine, works, limiter=self._limiter
                 )
             except BaseException as exc:  # cancelled while the thread ran: tell the waiters
                 outcomes = [Outcome(error=exc)] * len(batch)
                 raise
             finally:
-                for (_, future, _), outcome in zip(batch, outcomes, strict=True):
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if not future.done():  # a waiter whose client went away is cancelled
                         future.set_result(outcome)
         finally:

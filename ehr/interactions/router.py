@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ehr.audit.pending import AUDIT_EVENT
 from ehr.audit.trail import Access
 from ehr.context import RequestContext
 from ehr.errors import Forbidden, MethodNotAllowed, NotFound
@@ -168,24 +167,6 @@ def writes_only_audit(method: str, path: str) -> bool:
         if route.method == method:
             return route.writes_only_audit
     return True
-
-
-def read_target(method: str, path: str) -> tuple[str, str] | None:
-    """The (type, id) a group-committed batch may read ahead for ``method /path``
-    (``ehr.db.group_commit.run_batch``): that of a read by id (``GET [type]/[id]``) of a
-    well-formed id, but not of an AuditEvent, which the read may store from its pending
-    row first; ``None`` for anything else. The type is as the path names it: ``dispatch``
-    still decides whether it is one."""
-    if method != "GET":
-        return None
-    segments = tuple(s for s in path.strip("/").split("/") if s)
-    args = _match(_READ_SHAPE, segments)
-    if args is None or args[0] == AUDIT_EVENT or not update.ID_PATTERN.fullmatch(args[1]):
-        return None
-    return args[0], args[1]
-
-
-_READ_SHAPE = next(route.shape for route in ROUTES if route.interaction == "read")
 
 
 _AUDIT_ONLY_METHODS = frozenset(

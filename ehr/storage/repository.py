@@ -15,16 +15,13 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
-    String,
     Table,
-    any_,
     bindparam,
     delete,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from ehr.db.driver_errors import as_sqlalchemy_errors
@@ -139,9 +136,6 @@ def read_current(
     row-locked, or read with the Patients whose compartment holds it (in the same statement:
     an audited read names them in its AuditEvent)."""
     if with_patients:
-        prefetched = session.info.get(_PREFETCHED)
-        if prefetched is not None and (res_type, res_id) in prefetched:
-            return prefetched[(res_type, res_id)]
         query = _READ_CURRENT_WITH_PATIENTS
     else:
         query = _READ_CURRENT_FOR_UPDATE if for_update else _READ_CURRENT
@@ -158,48 +152,6 @@ def _stored_with_patients(row: tuple[Any, ...]) -> StoredResource:
     """A row of the current columns, the facility and the Patients' column, as read."""
     *columns, facility, patients = row
     return StoredResource(*columns, facility=facility, patients=patients_from(patients))
-
-
-_READ_MANY_WITH_PATIENTS = DriverSelect(
-    select(*_CURRENT_COLUMNS, patients_column()).where(
-        _RESOURCE.c.res_type == bindparam("res_type"),
-        _RESOURCE.c.res_id == any_(bindparam("res_ids", type_=postgresql.ARRAY(String))),
-    )
-)
-"""PostgreSQL: the current versions of several resources of one type, with their Patients."""
-_PREFETCHED = "ehr_prefetched_current"
-"""``Session.info`` key of what ``prefetch_current`` read: (type, id) to the current version
-with its Patients, or ``None`` for one that does not exist."""
-
-
-def prefetch_current(session: Session, keys: Iterable[tuple[str, str]]) -> None:
-    """Read the current versions of ``keys`` (type, id) with their Patients, in one
-    statement per type, for the session's later ``read_current(..., with_patients=True)``
-    calls to answer from: PostgreSQL only.
-
-    For a group commit's batch of reads by id (``ehr.db.group_commit``): on PostgreSQL each
-    statement is a round trip that costs the machine about 0.2 ms (client, server and the
-    switches between them, measured), and one statement for eight reads about 0.6 ms where
-    eight cost 1.6. The caller promises that nothing in the session changes these
-    resources afterwards (a batch's units write nothing but AuditEvents, and reads of
-    those are not prefetched). Under READ COMMITTED each statement sees what was committed
-    when it began, so a read answered from here is the one it would have made a moment
-    earlier, after its request arrived. SQLite reads in process, where there is no round
-    trip to save: nothing is read ahead there.
-    """
-    if session.connection().dialect.name != "postgresql":
-        return
-    by_type: dict[str, set[str]] = defaultdict(set)
-    for res_type, res_id in keys:
-        by_type[res_type].add(res_id)
-    found: dict[tuple[str, str], StoredResource | None] = {}
-    for res_type, ids in by_type.items():
-        found.update(((res_type, res_id), None) for res_id in ids)
-        values = {"res_type": res_type, "res_ids": sorted(ids)}
-        for row in _READ_MANY_WITH_PATIENTS.rows(session, values):
-            stored = _stored_with_patients(row)
-            found[(stored.res_type, stored.res_id)] = stored
-    session.info[_PREFETCHED] = found
 
 
 def read_version(

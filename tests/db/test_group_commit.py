@@ -25,7 +25,7 @@ from ehr.audit.pending import log_row
 from ehr.db import audit_file
 from ehr.db.group_commit import GroupCommit, run_batch
 from ehr.db.schema import Resource
-from ehr.interactions.router import read_target, writes_only_audit
+from ehr.interactions.router import writes_only_audit
 
 _names = itertools.count()
 
@@ -300,9 +300,9 @@ def test_post_search_and_match_share_batches_like_gets(client, monkeypatch):
     grouped: list[int] = []
     real = GroupCommit.run
 
-    async def counted(self, work, reads=None):  # type: ignore[no-untyped-def]
+    async def counted(self, work):  # type: ignore[no-untyped-def]
         grouped.append(1)
-        return await real(self, work, reads)
+        return await real(self, work)
 
     monkeypatch.setattr(GroupCommit, "run", counted)
     patient = {"resourceType": "Patient", "name": [{"family": "Phạm", "given": ["Hà"]}]}
@@ -313,40 +313,3 @@ def test_post_search_and_match_share_batches_like_gets(client, monkeypatch):
     match = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": patient}]}
     assert client.post("/fhir/Patient/$match", json=match).status_code == 200
     assert len(grouped) == 2
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "target"),
-    [
-        ("GET", "Patient/abc", ("Patient", "abc")),
-        ("GET", "/Observation/a-1.2/", ("Observation", "a-1.2")),
-        ("GET", "Patient", None),
-        ("GET", "Patient/_history", None),
-        ("GET", "Patient/abc/_history", None),
-        ("GET", "Patient/$match", None),
-        ("GET", "metadata", None),
-        ("GET", "AuditEvent/abc", None),  # a read of one may store it first
-        ("GET", f"Patient/{'a' * 65}", None),  # not an id: a 400, nothing to read ahead
-        ("PUT", "Patient/abc", None),
-    ],
-)
-def test_only_reads_by_id_are_read_ahead(method, path, target):
-    assert read_target(method, path) == target
-
-
-def test_a_batch_reads_ahead_what_its_gets_read_by_id_but_audit_events(client, monkeypatch):
-    """AuditEvents are left out: a read of one may store pending events first."""
-    asked: list[tuple[str, str] | None] = []
-    real = GroupCommit.run
-
-    async def remembered(self, work, reads=None):  # type: ignore[no-untyped-def]
-        asked.append(reads)
-        return await real(self, work, reads)
-
-    monkeypatch.setattr(GroupCommit, "run", remembered)
-    patient = {"resourceType": "Patient", "name": [{"family": "Lê", "given": ["Hoa"]}]}
-    patient_id = client.post("/fhir/Patient", json=patient).json()["id"]
-    assert client.get(f"/fhir/Patient/{patient_id}").status_code == 200
-    assert client.get("/fhir/AuditEvent/not-there").status_code == 404
-    assert client.get("/fhir/Patient", params={"family": "Lê"}).status_code == 200
-    assert asked == [("Patient", patient_id), None, None]
