@@ -100,14 +100,12 @@ class GuardedStore:
             with_patients=audit,
         )
         if audit:
-            from urllib.parse import urlencode
-
             rows = [*page.matches, *page.included]
             self.ctx.audit.note(
                 Access(
                     interaction,
                     query.resource_type,
-                    query=urlencode(query.self_params()),
+                    query=query.self_query,
                     patients=set().union(*(row.patients or () for row in rows)),
                 )
             )

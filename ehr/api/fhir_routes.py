@@ -10,10 +10,12 @@ committed before the response is sent: what a client is told was stored, was sto
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from weakref import WeakKeyDictionary
 
 from anyio import CapacityLimiter, to_thread
-from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
@@ -124,31 +126,40 @@ lock anyway), which costs CPU in hand-offs and stretches the latency tail; a few
 keep the database busy, and the rest wait cheaply in the event loop."""
 
 
-_THREADS: RunVar[CapacityLimiter] = RunVar("ehr_database_threads")
-"""One limiter per event loop (as AnyIO keeps its own default one)."""
-_GROUPS: RunVar[dict[Engine, GroupCommit]] = RunVar("ehr_group_commit")
+@dataclass
+class _LoopState:
+    """What one event loop (a worker process serves one) keeps for its requests."""
+
+    threads: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(DATABASE_THREADS))
+    groups: dict[Engine, GroupCommit] = field(default_factory=dict)
+
+
+_LOOPS: WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = WeakKeyDictionary()
+"""Each event loop's state, found by the loop itself, as AnyIO's ``RunVar`` finds it, but
+without asking which async library runs it on every request (a twentieth of the event
+loop's CPU on a search)."""
+
+
+def _loop_state() -> _LoopState:
+    loop = asyncio.get_running_loop()
+    state = _LOOPS.get(loop)
+    if state is None:
+        state = _LOOPS[loop] = _LoopState()
+    return state
 
 
 def _group_commit(services: Services) -> GroupCommit:
     """The group commit of this event loop for the service's database."""
-    try:
-        groups = _GROUPS.get()
-    except LookupError:
-        groups = {}
-        _GROUPS.set(groups)
-    group = groups.get(services.engine)
+    state = _loop_state()
+    group = state.groups.get(services.engine)
     if group is None:
-        group = groups[services.engine] = GroupCommit(services.engine, _database_threads())
+        group = state.groups[services.engine] = GroupCommit(services.engine, state.threads)
     return group
 
 
 def _database_threads() -> CapacityLimiter:
-    try:
-        return _THREADS.get()
-    except LookupError:
-        limiter = CapacityLimiter(DATABASE_THREADS)
-        _THREADS.set(limiter)
-        return limiter
+    """The limiter of this event loop's database threads (``DATABASE_THREADS``)."""
+    return _loop_state().threads
 
 
 def access_policy(request: Request, services: Services, *, public: bool) -> AccessPolicy:

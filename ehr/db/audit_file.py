@@ -41,6 +41,7 @@ from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import URL, Connection, Engine, make_url
 
@@ -84,8 +85,18 @@ def database_file(engine_or_url: Engine | str | URL) -> Path | None:
 
 def audit_file_of(engine_or_url: Engine | str) -> Path | None:
     """The audit file of the database, ``None`` where there is none (module docstring)."""
-    url = make_url(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url.url
-    return _audit_file(url)
+    if isinstance(engine_or_url, str):
+        return _audit_file(make_url(engine_or_url))
+    try:
+        return _BY_ENGINE[engine_or_url]
+    except KeyError:
+        found = _BY_ENGINE[engine_or_url] = _audit_file(engine_or_url.url)
+        return found
+
+
+_BY_ENGINE: WeakKeyDictionary[Engine, Path | None] = WeakKeyDictionary()
+"""An engine's audit file, found by the engine itself: every audited read asks, and a
+``URL`` hashes by rendering itself as a string (a fortieth of a search's CPU)."""
 
 
 @lru_cache(maxsize=64)

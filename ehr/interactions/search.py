@@ -31,7 +31,7 @@ def search_type(ctx: RequestContext, req: FhirRequest, res_type: str) -> FhirRes
     )
     page = ctx.store.search(query)
     path = f"{ctx.base_url}/{res_type}"
-    links = [link("self", _url(path, query.self_params()))]
+    links = [link("self", f"{path}?{query.self_query}" if query.self_query else path)]
     if page.next_cursor:
         links.append(link("next", _url(path, query.link_params(page.next_cursor))))
     if page.prev_cursor:

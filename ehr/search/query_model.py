@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
+from urllib.parse import urlencode
 
 from ehr.search.registry import SearchParamDef
 
@@ -174,9 +176,11 @@ class SearchQuery:
             pairs.append(("_cursor", cursor))
         return pairs
 
-    def self_params(self) -> list[tuple[str, str]]:
-        """Query-string pairs of this page's self link (with the cursor it was asked with)."""
-        return self.link_params(self.cursor.token if self.cursor else None)
+    @cached_property
+    def self_query(self) -> str:
+        """The query string of this page's self link (with the cursor it was asked with),
+        encoded once: the self link and the search's AuditEvent both give it."""
+        return urlencode(self.link_params(self.cursor.token if self.cursor else None))
 
     def sort_signature(self) -> str:
         """The ``_sort`` a cursor belongs to; a cursor is refused under any other sort."""
