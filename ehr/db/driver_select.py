@@ -112,7 +112,10 @@ class OnDriver:
             )
         dbapi = connection.connection.dbapi_connection
         assert dbapi is not None
-        cursor = dbapi.cursor()  # sqlite3 cursors are no context managers
+        # psycopg: rows in the binary format, in which PostgreSQL sends a resource's JSON
+        # as it is stored and not as hexadecimal text for the client to decode (sqlite3
+        # cursors take no arguments, and are no context managers).
+        cursor = dbapi.cursor(binary=True) if dialect.name == "postgresql" else dbapi.cursor()
         try:
             with as_sqlalchemy_errors(connection):
                 return work(cursor, compiled)
