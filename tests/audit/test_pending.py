@@ -535,3 +535,28 @@ def test_machine_load_is_the_busy_share_of_cpu_time_between_readings(tmp_path):
     stat.write_text("cpu  160 350 50 900 20 10 10 0 0 0\n")
     assert load.busy_since_last() == pytest.approx(90 / 500)
     assert load.busy_since_last() is None  # no time passed
+
+
+def test_the_indexers_backlog_spans_the_pending_rows_without_counting_them(app):
+    """With the indexer's cursor, ``audit_pending`` is measured from its first key to its
+    last (two index lookups, not a scan): exact while rows leave oldest first, as the
+    indexer takes them, and never less than the rows that wait when one leaves early."""
+    services = app.state.services
+    with unit_of_work(services.engine) as session:
+        [_log(_context(app, session), _event()) for _ in range(6)]
+    with services.engine.connect() as connection:
+        assert backlog(connection, after=0) == backlog(connection) == 6
+    with unit_of_work(services.engine) as session:
+        seqs = session.execute(text("SELECT seq FROM audit_pending ORDER BY seq")).scalars().all()
+        session.execute(text("DELETE FROM audit_pending WHERE seq = :s"), {"s": seqs[0]})
+    with services.engine.connect() as connection:
+        assert backlog(connection, after=0) == backlog(connection) == 5
+    with unit_of_work(services.engine) as session:
+        session.execute(text("DELETE FROM audit_pending WHERE seq = :s"), {"s": seqs[2]})
+    with services.engine.connect() as connection:
+        assert backlog(connection) == 4
+        assert backlog(connection, after=0) == 5  # the row taken early still spans
+    with unit_of_work(services.engine) as session:
+        session.execute(text("DELETE FROM audit_pending"))
+    with services.engine.connect() as connection:
+        assert backlog(connection, after=0) == backlog(connection) == 0
