@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, make_url, text
 
+from ehr.db.driver_select import DriverSelect
 from ehr.db.engine import make_engine
 from ehr.db.migrate import upgrade
 
@@ -181,3 +182,17 @@ def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     name = f"ehr_test_{_worker()}_blank"
     yield server.recreate(name)
     server.drop(name)
+
+
+@pytest.fixture
+def gathered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many sets of values each ``DriverSelect.many`` call ran together."""
+    sizes: list[int] = []
+    many = DriverSelect.many
+
+    def spy(self, session, values):  # type: ignore[no-untyped-def]
+        sizes.append(len(values))
+        return many(self, session, values)
+
+    monkeypatch.setattr(DriverSelect, "many", spy)
+    return sizes

@@ -50,20 +50,6 @@ def stored(engine: Engine) -> Engine:
     return engine
 
 
-@pytest.fixture
-def gathered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many sets of values each ``DriverSelect.many`` call ran together."""
-    sizes: list[int] = []
-    many = DriverSelect.many
-
-    def spy(self, session, values):  # type: ignore[no-untyped-def]
-        sizes.append(len(values))
-        return many(self, session, values)
-
-    monkeypatch.setattr(DriverSelect, "many", spy)
-    return sizes
-
-
 def _lookups(session, asked):  # type: ignore[no-untyped-def]
     """A unit's work: its lookups one after another, each a driver SELECT."""
     found = []

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from ehr.access.policy import AccessPolicy
 from ehr.context import RequestContext
-from ehr.db.driver_select import DriverSelect
 from ehr.db.group_commit import run_batch
 from ehr.db.unit_of_work import unit_of_work
 from ehr.storage.repository import read_current
@@ -71,17 +70,9 @@ def test_a_batch_of_reads_answers_what_each_read_gives_alone(app, picks):
     assert [outcome.result() for outcome in outcomes] == [alone[keys[i]] for i in picks]
 
 
-def test_on_postgresql_a_batch_of_reads_is_one_statement(app, monkeypatch):
+def test_on_postgresql_a_batch_of_reads_is_one_statement(app, gathered):
     engine = app.state.services.engine
     keys = _store(app, "s-")
-    gathered: list[int] = []
-    many = DriverSelect.many
-
-    def spy(self, session, values):  # type: ignore[no-untyped-def]
-        gathered.append(len(values))
-        return many(self, session, values)
-
-    monkeypatch.setattr(DriverSelect, "many", spy)
     outcomes = run_batch(
         engine, [lambda s, key=key: read_current(s, *key, with_patients=True) for key in keys]
     )
