@@ -68,12 +68,12 @@ def log_row(session: Session, values: tuple[str, int, str | None, bytes]) -> Non
     if audit_file.is_audit_only(session):
         in_file = audit_file.attached(connection)
         if in_file:
-            audit_file.defer(session, _INSERT_INTO_FILE, values)
+            audit_file.defer(session, _insert_sql(audit_file.TABLE, "qmark"), values)
         else:
             postgres = connection.dialect.name == "postgresql"
             audit_file.defer(
                 session,
-                _insert_sql(connection.dialect.paramstyle),
+                _insert_sql("audit_pending", connection.dialect.paramstyle),
                 values,
                 as_columns_sql=_INSERT_AS_COLUMNS if postgres else None,
             )
@@ -83,7 +83,7 @@ def log_row(session: Session, values: tuple[str, int, str | None, bytes]) -> Non
     cursor = dbapi.cursor()  # sqlite3 cursors are no context managers
     try:
         with as_sqlalchemy_errors(connection):
-            cursor.execute(_insert_sql(connection.dialect.paramstyle), values)
+            cursor.execute(_insert_sql("audit_pending", connection.dialect.paramstyle), values)
     finally:
         cursor.close()
 
@@ -93,10 +93,11 @@ _PENDING_COLUMNS = ("res_id", "recorded", "facility", "content")
 
 
 @lru_cache(maxsize=4)
-def _insert_sql(paramstyle: str) -> str:
+def _insert_sql(table: str, paramstyle: str) -> str:
+    """The INSERT of one pending row into ``table`` (``audit_pending`` or the audit file's)."""
     mark = "?" if paramstyle == "qmark" else "%s"
     marks = ", ".join(mark for _ in _PENDING_COLUMNS)
-    return f"INSERT INTO audit_pending ({', '.join(_PENDING_COLUMNS)}) VALUES ({marks})"
+    return f"INSERT INTO {table} ({', '.join(_PENDING_COLUMNS)}) VALUES ({marks})"
 
 
 _INSERT_AS_COLUMNS, _ = unnest_insert(AuditPending.__table__, _PENDING_COLUMNS)  # type: ignore[attr-defined]
@@ -266,9 +267,6 @@ _DELETE = text("DELETE FROM audit_pending WHERE seq IN :seqs").bindparams(
 _STORED = text(
     f"SELECT res_id FROM resource WHERE res_type = '{AUDIT_EVENT}' AND res_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
-_INSERT_INTO_FILE = (
-    f"INSERT INTO {audit_file.TABLE} (res_id, recorded, facility, content) VALUES (?, ?, ?, ?)"
-)
 _DELETE_FROM_FILE = f"DELETE FROM {audit_file.TABLE} WHERE seq = ?"
 _PENDING_COUNT = text("SELECT count(*) FROM audit_pending")
 _PENDING_SPAN = text(

@@ -159,12 +159,13 @@ class DriverSelect(OnDriver):
         PostgreSQL in one statement when there are several (``_lateral``), where each
         statement is a round trip (``ehr.db.interleaved`` gathers a batch's SELECTs so);
         elsewhere one execution each."""
-        if len(values) == 1 or session.connection().dialect.name != "postgresql":
+        dialect = session.connection().dialect
+        if len(values) == 1 or dialect.name != "postgresql":
             return [self._fetch(session, one) for one in values]
         names = tuple(values[0])
 
         def fetch(cursor: Any, compiled: DriverSql) -> list[list[tuple[Any, ...]]]:
-            sql = self._lateral_sql(compiled, names, session.connection().dialect)
+            sql = self._lateral_sql(compiled, names, dialect)
             each = [compiled.parameters(one) for one in values]  # dicts: pyformat
             params: dict[str, Any] = {**each[0], "__ord": list(range(len(values)))}
             for name in names:

@@ -31,11 +31,11 @@ def search_type(ctx: RequestContext, req: FhirRequest, res_type: str) -> FhirRes
     )
     page = ctx.store.search(query)
     path = f"{ctx.base_url}/{res_type}"
-    links = [link("self", f"{path}?{query.self_query}" if query.self_query else path)]
+    links = [link("self", _url(path, query.self_query))]
     if page.next_cursor:
-        links.append(link("next", _url(path, query.link_params(page.next_cursor))))
+        links.append(link("next", _url(path, urlencode(query.link_params(page.next_cursor)))))
     if page.prev_cursor:
-        links.append(link("previous", _url(path, query.link_params(page.prev_cursor))))
+        links.append(link("previous", _url(path, urlencode(query.link_params(page.prev_cursor)))))
     entries: list[dict[str, Any]] = []
     if query.summary != "count":
         entries = [_entry(ctx, req, row, "match") for row in page.matches]
@@ -55,5 +55,6 @@ def _entry(ctx: RequestContext, req: FhirRequest, row: Any, mode: str) -> dict[s
     }
 
 
-def _url(path: str, params: list[tuple[str, str]]) -> str:
-    return f"{path}?{urlencode(params)}" if params else path
+def _url(path: str, query: str) -> str:
+    """``path`` with the encoded ``query`` string, if any."""
+    return f"{path}?{query}" if query else path

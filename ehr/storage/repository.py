@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -143,15 +142,10 @@ def read_current(
     if row is None:
         return None
     if with_patients:
-        return _stored_with_patients(row)
+        *columns, facility, patients = row
+        return StoredResource(*columns, facility=facility, patients=patients_from(patients))
     *columns, facility = row
     return StoredResource(*columns, facility=facility)
-
-
-def _stored_with_patients(row: tuple[Any, ...]) -> StoredResource:
-    """A row of the current columns, the facility and the Patients' column, as read."""
-    *columns, facility, patients = row
-    return StoredResource(*columns, facility=facility, patients=patients_from(patients))
 
 
 def read_version(
