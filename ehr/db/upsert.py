@@ -20,6 +20,16 @@ def insert_ignoring_duplicates(session: Session, table: Table, rows: list[dict[s
     _insert_ignoring(dialect, table, tuple(rows[0])).execute(session, rows)
 
 
+def inserted_unless_present(session: Session, table: Table, row: dict[str, Any]) -> bool:
+    """Insert ``row`` unless a row with its key exists; whether it went in.
+
+    One statement (``ON CONFLICT DO NOTHING RETURNING``) where an insert ignoring the
+    duplicate and a read of the key were two: a first-seen national ID is registered so.
+    """
+    dialect = session.get_bind().dialect.name
+    return bool(_insert_returning(dialect, table, tuple(row)).returned(session, row))
+
+
 def upsert(session: Session, table: Table, row: dict[str, Any], key: tuple[str, ...]) -> None:
     """Insert ``row``, or update the existing row with the same ``key`` columns to match it."""
     dialect = session.get_bind().dialect.name
@@ -36,6 +46,15 @@ def _insert_ignoring(dialect: str, table: Table, columns: tuple[str, ...]) -> Dr
     """Built once per shape and run on the driver: linking and care relationships insert
     such rows on every Patient and Encounter write (``ehr.db.driver_write``)."""
     return DriverWrite(_insert(dialect, table, columns).on_conflict_do_nothing())
+
+
+@lru_cache(maxsize=64)
+def _insert_returning(dialect: str, table: Table, columns: tuple[str, ...]) -> DriverWrite:
+    """Built once per shape, as ``_insert_ignoring``; gives back the first column of a row
+    that went in, nothing for one left out."""
+    first = table.c[columns[0]]
+    statement = _insert(dialect, table, columns).on_conflict_do_nothing().returning(first)
+    return DriverWrite(statement, returning=(first,))
 
 
 @lru_cache(maxsize=256)

@@ -29,8 +29,14 @@ def create(ctx: RequestContext, req: FhirRequest, res_type: str) -> FhirResponse
             )
         if matches:
             return write_response(ctx, req, matches[0], 200, "matched an existing resource")
+    # ``assigned_id``: minted by the transaction for this entry (``_assign_ids``)
     result = write_resource(
-        ctx, method="POST", res_type=res_type, res_id=req.assigned_id or new_id(), body=req.body
+        ctx,
+        method="POST",
+        res_type=res_type,
+        res_id=req.assigned_id or new_id(),
+        body=req.body,
+        fresh_id=True,
     )
     assert result.stored is not None
     return write_response(ctx, req, result.stored, 201, "created")

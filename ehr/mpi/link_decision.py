@@ -31,7 +31,7 @@ from sqlalchemy import bindparam, select
 from ehr.db.driver_select import DriverSelect
 from ehr.db.locks import serialize_on
 from ehr.db.schema import PersonNationalId
-from ehr.db.upsert import insert_ignoring_duplicates
+from ehr.db.upsert import inserted_unless_present
 from ehr.mpi.candidates import (
     Matching,
     candidates,
@@ -153,9 +153,11 @@ def _by_national_id(
         if proposal is None:
             proposal = minted = new_person_id()
         row = {"id_hash": id_hash, "person_id": proposal, "created": now_micros()}
-        insert_ignoring_duplicates(ctx.session, _NATIONAL, [row])
-        registered = _registered(ctx, id_hash)  # another push of the ID may have won
-        assert registered is not None
+        if inserted_unless_present(ctx.session, _NATIONAL, row):
+            registered = proposal
+        else:  # another push of the ID won: its person it is
+            registered = _registered(ctx, id_hash)
+            assert registered is not None
     new_person = registered == minted
     person_id = registered if new_person else resolve(ctx, registered)
     decision = LinkDecision(

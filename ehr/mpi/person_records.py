@@ -117,4 +117,5 @@ def refresh_golden(
         body=body,
         check_references=False,
         built_by_exchange=True,
+        fresh_id=sole_source is not None,
     )

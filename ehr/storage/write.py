@@ -74,6 +74,7 @@ def write_resource(
     expected_version: int | None = None,
     check_references: bool = True,
     built_by_exchange: bool = False,
+    fresh_id: bool = False,
 ) -> WriteResult:
     """Store ``body`` as the next version of ``res_type/res_id`` (``body=None`` deletes).
 
@@ -84,8 +85,12 @@ def write_resource(
     ``built_by_exchange=True`` skips the model validation for a body the exchange assembled
     from whole elements of stored, validated resources (golden records, rebuilt on every
     Patient write; ``tests/mpi`` validates what ``ehr.mpi.golden`` builds).
+    ``fresh_id=True``: the server minted ``res_id`` for this write (every create, a new
+    person's golden record), so nothing is stored under it and there is no current version
+    to read and lock: on PostgreSQL a round trip less per created resource. Should a random
+    id ever repeat, the resource table's unique key refuses the insert.
     """
-    current = read_current(ctx.session, res_type, res_id, for_update=True)
+    current = None if fresh_id else read_current(ctx.session, res_type, res_id, for_update=True)
     if current is not None and not current.deleted:
         ctx.policy.check_modify(current.facility, res_type, res_id)
     owner = _owner(ctx, current)

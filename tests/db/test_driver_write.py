@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from ehr.db.driver_write import DriverWrite, insert_of, pipelined
 from ehr.db.schema import MatchBlock, PersonLink, PersonLinkChange
 from ehr.db.unit_of_work import unit_of_work
-from ehr.db.upsert import insert_ignoring_duplicates, upsert
+from ehr.db.upsert import insert_ignoring_duplicates, inserted_unless_present, upsert
 
 _BLOCK = MatchBlock.__table__  # type: ignore[attr-defined]
 _LINK = PersonLink.__table__  # type: ignore[attr-defined]
@@ -85,6 +85,17 @@ def test_upsert_and_insert_ignoring_duplicates_keep_one_row_per_key(engine: Engi
         upsert(session, _LINK, link("z"), ("patient_id",))
         moved = session.execute(select(_LINK.c.person_id)).scalars().all()
         assert moved == ["z"]
+
+
+def test_inserted_unless_present_says_whether_the_row_went_in(engine: Engine) -> None:
+    """A national ID's registration: the first row for a key goes in and says so; a second
+    one is left out, says so, and changes nothing (the caller then reads the winner)."""
+    row = {"key": "k1", "patient_id": "p1"}
+    with unit_of_work(engine) as session:
+        assert inserted_unless_present(session, _BLOCK, row) is True
+        assert inserted_unless_present(session, _BLOCK, {**row}) is False
+        assert inserted_unless_present(session, _BLOCK, {"key": "k1", "patient_id": "p2"})
+        assert _blocks(session) == [("k1", "p1"), ("k1", "p2")]
 
 
 def test_pipelined_writes_and_a_returning_land_in_the_transaction(engine: Engine) -> None:

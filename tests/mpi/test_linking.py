@@ -103,6 +103,29 @@ def test_twenty_concurrent_pushes_of_one_national_id_make_one_person(live_server
     assert len(golden["link"]) == 20
 
 
+def test_a_push_that_loses_the_registration_race_joins_the_winners_person(
+    client, app, token_for, monkeypatch
+):
+    """The race the twenty pushes above may or may not meet, made certain: a push looks up
+    the national ID before a concurrent push's registration is visible, proposes a new
+    person, and its insert meets the winner's key. It must take the winner's person."""
+    import ehr.mpi.link_decision as link_decision
+
+    winner = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
+    looked_up = link_decision._registered
+    calls = []
+
+    def not_yet_visible(ctx, id_hash):  # type: ignore[no-untyped-def]
+        calls.append(id_hash)
+        return None if len(calls) == 1 else looked_up(ctx, id_hash)
+
+    monkeypatch.setattr(link_decision, "_registered", not_yet_visible)
+    loser = _push(client, token_for, "01002", _with_cccd(HANOI_MAN_1990))
+    assert len(calls) == 2  # the first look-up, and the read of the winner after the insert
+    assert _person_of(loser) == _person_of(winner)
+    assert _persons(app) == 1
+
+
 def test_a_malformed_or_unknown_national_id_is_rejected_and_nothing_is_written(
     client, store_counts
 ):
