@@ -37,6 +37,7 @@ from ehr.mpi.review_tasks import (
     open_national_id_review,
 )
 from ehr.profiles.participant import drop_status_tag
+from ehr.search.extract import Indexed
 from ehr.storage.participants import Change
 from ehr.storage.write import same_but_stamps
 
@@ -106,8 +107,10 @@ def _move(ctx: RequestContext, change: Change, decision: LinkDecision, record: M
             explanation=decision.explanation,
         )
         record_move(ctx, change_id, move, "link", AUTO, decision.reason)
-    new_person = decision.new_person
-    refresh_golden(ctx, decision.person_id, sole_source=change.body if new_person else None)
+    sole_source = None
+    if decision.new_person and change.body is not None:
+        sole_source = Indexed(change.body, change.entries)
+    refresh_golden(ctx, decision.person_id, sole_source=sole_source)
     if decision.previous is not None:
         refresh_golden(ctx, decision.previous)
 

@@ -22,6 +22,7 @@ from ehr.mpi.persons import replaced_by, replaced_persons, sources
 
 if TYPE_CHECKING:
     from ehr.context import RequestContext
+    from ehr.search.extract import Indexed
 
 _REWRITING: ContextVar[bool] = ContextVar("mpi_rewriting", default=False)
 
@@ -81,9 +82,7 @@ def relabel(ctx: RequestContext, patient_id: str, person_id: str) -> None:
         )
 
 
-def refresh_golden(
-    ctx: RequestContext, person_id: str, sole_source: dict[str, Any] | None = None
-) -> None:
+def refresh_golden(ctx: RequestContext, person_id: str, sole_source: Indexed | None = None) -> None:
     """Rebuild the golden Patient of ``person_id`` from its sources.
 
     A person with no sources left is deleted, unless it was merged away: then it stays as
@@ -92,13 +91,14 @@ def refresh_golden(
     source that transaction added. ``sole_source``: the person was just made for this
     stored record (``LinkDecision.new_person``), which is all there is to read; no other
     transaction can know its id before this one commits, so there is nothing to wait for.
+    Its golden record takes whole elements from it, and with them their index values.
     """
     from ehr.storage.write import write_resource
 
     system = ctx.settings.cccd_system
     body: dict[str, Any] | None = None
     if sole_source is not None:
-        body = golden_patient(person_id, [sole_source], system)
+        body = golden_patient(person_id, [sole_source.resource], system)
     else:
         serialize_on(ctx.session, f"person:{person_id}")
         found = sources(ctx, person_id)
@@ -118,4 +118,5 @@ def refresh_golden(
         check_references=False,
         built_by_exchange=True,
         fresh_id=sole_source is not None,
+        index_like=sole_source,
     )

@@ -14,16 +14,18 @@ dropped when it identifies (codes, systems, URLs), since a cut identifier matche
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ehr.search.extract_ranges import read_dates, read_numbers, read_quantities
+from ehr.search.fhirpath import holds_the_same
 from ehr.search.nodes import Node, data_type, unwrap_extension
-from ehr.search.registry import SearchParamDef, evaluator
+from ehr.search.registry import SearchParamDef, elements_of, evaluator
 from ehr.search.values import IndexValue, ReferenceValue, StringValue, TokenValue, UriValue
 from ehr.text import normalize
 
-__all__ = ["SERVED_FROM_RESOURCE_TABLE", "extract", "extract_all"]
+__all__ = ["SERVED_FROM_RESOURCE_TABLE", "Indexed", "extract", "extract_all"]
 
 MAX_TEXT = 1024
 """Length of ``search_string.value``/``exact`` and ``search_token.text``: longer is cut."""
@@ -64,21 +66,55 @@ def extract(resource: dict[str, Any], param: SearchParamDef) -> list[IndexValue]
     return list(values)
 
 
+Entry = tuple[str, str, IndexValue]
+"""(parameter type, code, value): one index value of a resource."""
+
+
+class Indexed(NamedTuple):
+    """A resource and its index values as ``extract_all`` gave them."""
+
+    resource: dict[str, Any]
+    entries: list[Entry]
+
+
 def extract_all(
-    resource: dict[str, Any], registry: ParamSource
-) -> list[tuple[str, str, IndexValue]]:
+    resource: dict[str, Any], registry: ParamSource, like: Indexed | None = None
+) -> list[Entry]:
     """(parameter type, code, value) for every indexed parameter of the resource's type.
 
     ``_id`` and ``_lastUpdated`` are left out: storage serves them from the resource table.
+    ``like``: a resource of the same type already indexed, holding some of the very same
+    element values (a golden record built from its one source, ``ehr.mpi.golden``); a
+    parameter that reads only such elements takes its values from there, the rest are
+    extracted. The result is what extracting everything gives (property-tested).
     """
-    rows: list[tuple[str, str, IndexValue]] = []
+    rows: list[Entry] = []
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         return rows
+    if like is not None and like.resource.get("resourceType") != resource_type:
+        like = None
+    known = _by_code(like.entries) if like is not None else {}
     for code, param in registry.params_for(resource_type).items():
-        if code not in SERVED_FROM_RESOURCE_TABLE:
+        if code in SERVED_FROM_RESOURCE_TABLE:
+            continue
+        if like is not None and _reads_the_same(resource, like, param):
+            rows.extend(known.get(code, ()))
+        else:
             rows.extend((param.type, code, value) for value in extract(resource, param))
     return rows
+
+
+def _by_code(entries: list[Entry]) -> dict[str, list[Entry]]:
+    found: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        found[entry[1]].append(entry)
+    return found
+
+
+def _reads_the_same(resource: dict[str, Any], like: Indexed, param: SearchParamDef) -> bool:
+    elements = elements_of(param)
+    return elements is not None and holds_the_same(resource, like.resource, elements)
 
 
 def _str(obj: dict[str, Any], key: str) -> str | None:

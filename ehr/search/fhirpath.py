@@ -25,7 +25,15 @@ from typing import Any
 
 from ehr.search.nodes import CHOICE_NAMES, SUBTYPES, SUFFIX_TYPES, Node
 
-__all__ = ["Evaluator", "Node", "UnsupportedExpression", "compile_expression", "restrict"]
+__all__ = [
+    "Evaluator",
+    "Node",
+    "UnsupportedExpression",
+    "compile_expression",
+    "elements_read",
+    "holds_the_same",
+    "restrict",
+]
 
 
 Evaluator = Callable[[dict[str, Any]], list[Node]]
@@ -51,6 +59,8 @@ class _Term:
     root: str
     steps: tuple[_Step, ...]
     text: str
+    element: str | None
+    """The element of the root its first step takes (``None``: it starts otherwise)."""
 
 
 def compile_expression(expression: str, resource_type: str) -> Evaluator | None:
@@ -77,6 +87,39 @@ def compile_expression(expression: str, resource_type: str) -> Evaluator | None:
         return found
 
     return evaluate
+
+
+def elements_read(expression: str, resource_type: str) -> frozenset[str] | None:
+    """The top-level elements whose values alone decide what ``expression`` selects in a
+    ``resource_type`` resource (``None``: a part starts otherwise than with an element).
+
+    Every step after the first looks only inside the nodes it is given, so two resources
+    whose values for these elements are the same (``holds_the_same``) give the same nodes:
+    ``ehr.search.extract.extract_all`` reuses one's index values for the other.
+    """
+    try:
+        terms = [t for t in _parse(expression) if t.root in (resource_type, *_RESOURCE_ROOTS)]
+    except UnsupportedExpression:
+        return None
+    names = [t.element for t in terms]
+    if not names or None in names:
+        return None
+    return frozenset(name for name in names if name is not None)
+
+
+def holds_the_same(first: dict[str, Any], second: dict[str, Any], elements: frozenset[str]) -> bool:
+    """Whether ``first`` and ``second`` hold the very same value objects for ``elements``.
+
+    Identity, not equality: a golden record takes whole elements from its source, and
+    comparing them deeply would cost about what extracting them does. A choice name absent
+    from both does not count as the same: its value may sit under a suffixed name
+    (``deceasedBoolean``) in either.
+    """
+    for name in elements:
+        value = first.get(name)
+        if value is not second.get(name) or (value is None and name in CHOICE_NAMES):
+            return False
+    return True
 
 
 def restrict(expression: str, resource_type: str) -> str:
@@ -133,36 +176,48 @@ class _Parser:
 
     def term(self) -> _Term:
         first = self.pos
-        root, steps = self.typed_chain()
+        root, steps, element = self.typed_chain()
         if self.peek("and"):
             steps = self.deceased_special_case(first, root, steps)
         start, end = self.tokens[first][2], self.tokens[self.pos - 1][3]
-        return _Term(root, tuple(steps), self.text[start:end].strip())
+        return _Term(root, tuple(steps), self.text[start:end].strip(), element)
 
-    def typed_chain(self) -> tuple[str, list[_Step]]:
-        root, steps = self.chain()
+    def typed_chain(self) -> tuple[str, list[_Step], str | None]:
+        root, steps, element = self.chain()
         if self.peek("as"):
             self.take("ident", "as")
             steps.append(_of_type(self.take("ident")))
-        return root, steps
+        return root, steps, element
 
-    def chain(self) -> tuple[str, list[_Step]]:
+    def chain(self) -> tuple[str, list[_Step], str | None]:
+        """A path: its root, its steps, and the element its first step takes (if it is
+        a plain element: ``elements_read``)."""
+        element: str | None = None
         if self.peek("("):
             self.take("op", "(")
-            root, steps = self.typed_chain()
+            root, steps, element = self.typed_chain()
             self.take("op", ")")
         else:
             root, steps = self.take("ident"), []
             if not root[0].isupper():  # a path relative to the resource, e.g. ``name | alias``
-                root, steps = _ANY_ROOT, [_child(root)]
+                root, steps, element = _ANY_ROOT, [_child(root)], root
         while self.peek(".") or self.peek("["):
             if self.take("op") == "[":
                 index = int(self.take("num"))
                 self.take("op", "]")
                 steps.append(_index(index))
             else:
+                plain = self.peek_plain_child()
                 steps.append(self.invocation())
-        return root, steps
+                if not steps[:-1] and element is None and plain is not None:
+                    element = plain
+        return root, steps, element
+
+    def peek_plain_child(self) -> str | None:
+        """The name of the element the next invocation takes, unless it is a function."""
+        if self.pos + 1 < len(self.tokens) and self.tokens[self.pos + 1][1] == "(":
+            return None
+        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else None
 
     def invocation(self) -> _Step:
         name = self.take("ident")
@@ -202,7 +257,7 @@ class _Parser:
         left = [token[1] for token in self.tokens[first : self.pos]]
         self.take("ident", "and")
         right_start = self.pos
-        right_root, right_steps = self.chain()
+        right_root, right_steps, _ = self.chain()
         right = [token[1] for token in self.tokens[right_start : self.pos]]
         self.take("op", "!=")
         self.take("ident", "false")

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ehr.search.fhirpath import Evaluator, compile_expression, restrict
+from ehr.search.fhirpath import Evaluator, compile_expression, elements_read, restrict
 
 __all__ = ["SearchParamDef", "SearchRegistry", "evaluator", "load_registry", "report"]
 
@@ -109,6 +109,17 @@ def evaluator(param: SearchParamDef) -> Evaluator:
     definition (target lists included) would be hashed again on every write.
     """
     return _compiled(param.expression, param.resource_type)
+
+
+def elements_of(param: SearchParamDef) -> frozenset[str] | None:
+    """The top-level elements ``param`` reads (``ehr.search.fhirpath.elements_read``),
+    cached as ``evaluator`` is."""
+    return _elements(param.expression, param.resource_type)
+
+
+@cache
+def _elements(expression: str, resource_type: str) -> frozenset[str] | None:
+    return elements_read(expression, resource_type)
 
 
 @cache

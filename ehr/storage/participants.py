@@ -37,6 +37,9 @@ class Change:
     previous: StoredResource | None
     patients: set[str] = field(default_factory=set)
     """Patients whose compartment holds the stored version (filled in before ``after_store``)."""
+    entries: list[Any] = field(default_factory=list)
+    """The search index values of the stored body (filled in before ``after_store``; none
+    for a delete or an unchanged update): what a golden record built from it reuses."""
     notes: dict[str, Any] = field(default_factory=dict)
     """What a participant decided in ``before_store`` and acts on in ``after_store``."""
     unchanged: bool = False

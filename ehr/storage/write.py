@@ -28,7 +28,7 @@ from ehr.db.driver_write import pipelined
 from ehr.errors import PreconditionFailed
 from ehr.fhir.validate import validate_structure
 from ehr.search.dates import format_instant
-from ehr.search.extract import extract_all
+from ehr.search.extract import Indexed, extract_all
 from ehr.storage.participants import Change
 from ehr.storage.repository import (
     StoredResource,
@@ -75,6 +75,7 @@ def write_resource(
     check_references: bool = True,
     built_by_exchange: bool = False,
     fresh_id: bool = False,
+    index_like: Indexed | None = None,
 ) -> WriteResult:
     """Store ``body`` as the next version of ``res_type/res_id`` (``body=None`` deletes).
 
@@ -88,7 +89,8 @@ def write_resource(
     ``fresh_id=True``: the server minted ``res_id`` for this write (every create, a new
     person's golden record), so nothing is stored under it and there is no current version
     to read and lock: on PostgreSQL a round trip less per created resource. Should a random
-    id ever repeat, the resource table's unique key refuses the insert.
+    id ever repeat, the resource table's unique key refuses the insert. ``index_like``: a
+    stored resource whose element values the body shares (``extract_all``'s ``like``).
     """
     current = None if fresh_id else read_current(ctx.session, res_type, res_id, for_update=True)
     if current is not None and not current.deleted:
@@ -129,7 +131,8 @@ def write_resource(
     if change.body is not None and check_references:
         ctx.pending_references.append((res_type, change.body))
     content = orjson.dumps(change.body) if change.body is not None else None
-    entries = extract_all(change.body, ctx.registry) if change.body is not None else []
+    entries = extract_all(change.body, ctx.registry, index_like) if change.body is not None else []
+    change.entries = entries
     if change.body is not None:
         change.patients = ctx.services.compartment.patients_of(res_type, res_id, entries)
     elif current is not None:

@@ -58,6 +58,43 @@ def test_a_patient_with_a_national_id_gets_a_golden_person(client, token_for):
     assert golden["name"] == pushed["name"]
 
 
+def test_a_new_persons_golden_record_is_indexed_as_its_stored_body_extracts(client, app, token_for):
+    """Its index values are partly taken from its source's (``extract_all``'s ``like``):
+    what is stored must be what extracting the stored golden record gives, on both
+    databases, for a Patient with every element the golden record copies."""
+    from fhir_helpers import stored_rows
+
+    from ehr.db.schema import SEARCH_TABLES, Resource
+    from ehr.db.unit_of_work import unit_of_work
+    from ehr.search.extract import extract_all
+
+    body = _with_cccd(
+        HANOI_MAN_1990,
+        name=[{"family": "Trần", "given": ["Văn", "Bình"], "use": "official"}],
+        telecom=[
+            {"system": "phone", "value": "0912345678"},
+            {"system": "email", "value": "b@x.vn"},
+        ],
+        address=[{"line": ["12 Hàng Bạc"], "city": "Hà Nội", "country": "VN", "use": "home"}],
+        deceasedBoolean=False,
+    )
+    person = _person_of(_push(client, token_for, "79001", body))
+    services = app.state.services
+    with unit_of_work(services.engine) as session:
+        rid, content = session.execute(
+            select(Resource.rid, Resource.content).where(
+                Resource.res_type == "Patient", Resource.res_id == person
+            )
+        ).one()
+        stored = stored_rows(session, rid)
+    expected: dict[str, list[dict]] = {kind: [] for kind in SEARCH_TABLES}
+    for param_type, code, value in extract_all(orjson.loads(content), services.registry):
+        expected[param_type].append({"res_type": "Patient", "param": code, **value.__dict__})
+    for kind in SEARCH_TABLES:
+        assert stored[kind] == sorted(expected[kind], key=repr), kind
+    assert {row["param"] for row in stored["string"]} >= {"family", "given", "address-city"}
+
+
 def test_two_facilities_pushing_one_national_id_share_one_person(client, app, token_for):
     first = _push(client, token_for, "79001", _with_cccd(HANOI_MAN_1990))
     second = _push(client, token_for, "01002", _with_cccd(HANOI_MAN_1990, gender="male"))

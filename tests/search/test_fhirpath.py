@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ehr.search.fhirpath import Node, compile_expression, restrict
+from ehr.search.fhirpath import Node, compile_expression, elements_read, holds_the_same, restrict
 
 PROFILES = Path(__file__).resolve().parents[2] / "fhir_profiles"
 
@@ -204,3 +204,38 @@ def test_compiled_expressions_never_raise_on_arbitrary_json(resource: dict) -> N
         evaluate = compile_expression(expression, expression.split(".")[0])
         assert evaluate is not None
         assert isinstance(evaluate(resource), list)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("Patient.name", {"name"}),
+        ("Patient.name.given", {"name"}),
+        ("Patient.name[0].family", {"name"}),
+        ("Resource.meta.tag", {"meta"}),
+        ("Patient.telecom.where(system='phone')", {"telecom"}),
+        ("(Patient.deceased as dateTime)", {"deceased"}),
+        ("Patient.deceased.exists() and Patient.deceased != false", {"deceased"}),
+        ("Patient.name | Practitioner.name", {"name"}),  # only the Patient part applies
+        ("Patient.address | Patient.telecom", {"address", "telecom"}),
+        ("name | alias", {"name", "alias"}),
+        ("Patient.extension('http://example.org/x')", None),  # starts with a function
+        ("Observation.code", None),  # no part applies to Patient
+        ("Patient.name.resolve()", None),  # outside the subset
+    ],
+)
+def test_elements_read_names_the_top_level_elements_an_expression_starts_from(
+    expression: str, expected: set[str] | None
+) -> None:
+    found = elements_read(expression, "Patient")
+    assert found == (frozenset(expected) if expected is not None else None)
+
+
+def test_holds_the_same_trusts_the_very_same_objects_only() -> None:
+    name = [{"family": "Nguyễn"}]
+    first = {"name": name, "gender": "male"}
+    assert holds_the_same({"name": name}, first, frozenset({"name"}))
+    assert not holds_the_same({"name": [{"family": "Nguyễn"}]}, first, frozenset({"name"}))
+    assert holds_the_same({}, first, frozenset({"birthDate"}))  # absent from both
+    # a choice element absent under its plain name may sit under a suffixed one
+    assert not holds_the_same({"deceasedBoolean": True}, first, frozenset({"deceased"}))
