@@ -41,6 +41,7 @@ INTERACTION_PERMISSION = {
     "patch": "u",
     "delete": "d",
     "$match": "s",
+    "$everything": "r",
     "$validate": "r",
     "$link": "u",
     "$unlink": "u",

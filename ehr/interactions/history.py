@@ -34,7 +34,7 @@ _METHOD_STATUS = {
 def history(
     ctx: RequestContext, req: FhirRequest, res_type: str | None = None, res_id: str | None = None
 ) -> FhirResponse:
-    count = _count(ctx, req)
+    count = page_size(ctx, req)
     query = select(
         _V.c.vid,
         _V.c.rid,
@@ -79,9 +79,9 @@ def history(
     entries = [_entry(ctx, row) for row in page]
     path = "/".join(p for p in (res_type, res_id) if p) + ("/_history" if res_type else "_history")
     kept = [(k, v) for k, v in req.params if k in ("_count", "_since")]
-    links = [link("self", _url(ctx, path, kept + ([("_cursor", cursor)] if cursor else [])))]
+    links = [link("self", page_url(ctx, path, kept + ([("_cursor", cursor)] if cursor else [])))]
     if more:
-        links.append(link("next", _url(ctx, path, [*kept, ("_cursor", str(page[-1].vid))])))
+        links.append(link("next", page_url(ctx, path, [*kept, ("_cursor", str(page[-1].vid))])))
     return FhirResponse(status=200, body=bundle("history", entries, link=links))
 
 
@@ -99,7 +99,8 @@ def _entry(ctx: RequestContext, row) -> dict:  # type: ignore[no-untyped-def]
     return entry
 
 
-def _count(ctx: RequestContext, req: FhirRequest) -> int:
+def page_size(ctx: RequestContext, req: FhirRequest) -> int:
+    """``_count``, within the configured page sizes (``history`` and ``$everything``)."""
     raw = req.param("_count")
     if raw is None:
         return ctx.settings.default_page_size
@@ -109,6 +110,7 @@ def _count(ctx: RequestContext, req: FhirRequest) -> int:
     return max(1, min(count, ctx.settings.max_page_size))
 
 
-def _url(ctx: RequestContext, path: str, params: list[tuple[str, str]]) -> str:
+def page_url(ctx: RequestContext, path: str, params: list[tuple[str, str]]) -> str:
+    """``path`` under the FHIR base with ``params`` as its query string."""
     query = urlencode(params)
     return f"{ctx.base_url}/{path}" + (f"?{query}" if query else "")

@@ -51,6 +51,11 @@ def test_operations_are_listed_on_the_types_they_serve(client):
     match = {"name": "match", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-match"}
     patient_operations = by_type["Patient"]["operation"]
     assert patient_operations.count(match) == 1
+    everything = {
+        "name": "everything",
+        "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+    }
+    assert patient_operations.count(everything) == 1
     assert patient_operations.count(validate) == 1  # routed at type and instance level, listed once
     assert by_type["Observation"]["operation"] == [validate]
 

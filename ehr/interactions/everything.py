@@ -1,0 +1,167 @@
+"""``GET Patient/{id}/$everything``: a person's longitudinal record, from every facility.
+
+FHIR R4 ``Patient/$everything`` (https://hl7.org/fhir/R4/patient-operation-everything.html)
+gives the Patient and every resource in its compartment as a ``searchset`` Bundle. The
+exchange reads "its compartment" as the person's: asked of a golden person or of any
+facility Patient linked to one, it gives the golden record, every facility Patient linked
+to the person (and the golden records of persons merged into it), and everything in the
+compartment of any of them, whichever facility sent it. That is the longitudinal record
+PRODUCT.md promises a treating facility and the patient.
+
+The access policy applies inside the query, as for a search (``ehr.access.policy``): a
+facility sees what its care relationship with the person allows, a patient their own
+records; a Patient the caller may not see at all is a 403, as a read is. The types are
+those the caller's scopes let it read. One AuditEvent records the access, naming every
+Patient whose records it returned.
+
+AuditEvents are in the patient compartment, but a record of clinical care is not its
+access log (which grows with every call, this one included): they come only when asked
+for by ``_type``. Parameters: ``_type`` (comma-separated), ``_since`` (changed at or after),
+``_count`` (page size) and ``_cursor`` (from a ``next`` link: a keyset on the storage key,
+so pages stay right while records arrive). The care-date range ``start``/``end`` is not
+supported and is refused (400) rather than ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, and_, or_, select
+
+from ehr.audit.pending import AUDIT_EVENT
+from ehr.audit.trail import Access
+from ehr.auth.scopes import allows
+from ehr.context import RequestContext
+from ehr.db.schema import Compartment, Resource
+from ehr.errors import InvalidSearch, NotFound
+from ehr.interactions.bundles import bundle, embedded, link
+from ehr.interactions.history import page_size, page_url
+from ehr.interactions.messages import FhirRequest, FhirResponse, small_int
+from ehr.interactions.shaping import shape
+from ehr.mpi.golden import is_golden
+from ehr.mpi.persons import aliases, linked_person, members, resolve
+from ehr.search.dates import InvalidDate, date_range
+from ehr.storage.repository import patients_column, patients_from
+
+_R = Resource.__table__  # type: ignore[attr-defined]
+_C = Compartment.__table__  # type: ignore[attr-defined]
+UNSUPPORTED = ("start", "end")
+"""Parameters of the OperationDefinition this server does not take (refused, not ignored)."""
+
+
+def everything(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str) -> FhirResponse:
+    _check_parameters(req)
+    count = page_size(ctx, req)
+    types = _types(ctx, req)
+    since = _since(req)
+    after = _cursor(req)
+    stored = ctx.store.current("Patient", res_id, "$everything", audit=False)
+    if stored is None or stored.deleted or stored.content is None:
+        raise NotFound(f"Patient/{res_id} is not known")
+    records = _records_of_person(ctx, res_id, is_golden(orjson.loads(stored.content)))
+    in_record = or_(
+        _R.c.rid.in_(select(_C.c.rid).where(_C.c.patient_id.in_(sorted(records)))),
+        and_(_R.c.res_type == "Patient", _R.c.res_id.in_(sorted(records))),
+    )
+    conditions: list[ColumnElement[bool]] = [
+        _R.c.deleted.is_(False),
+        _R.c.res_type.in_(sorted(types)),
+        in_record,
+        ctx.store.visible(_R, AUDIT_EVENT if AUDIT_EVENT in types else "Patient"),
+    ]
+    if since is not None:
+        conditions.append(_R.c.last_updated >= since)
+    if after is not None:
+        conditions.append(_R.c.rid > after)
+    query = (
+        select(
+            _R.c.rid, _R.c.res_type, _R.c.res_id, _R.c.content, patients_column().label("patients")
+        )
+        .where(*conditions)
+        .order_by(_R.c.rid)
+        .limit(count + 1)
+    )
+    rows = ctx.session.execute(query).all()
+    page, more = rows[:count], len(rows) > count
+    patients = set(records).union(*(patients_from(row.patients) for row in page))
+    ctx.audit.note(Access("$everything", "Patient", target=f"Patient/{res_id}", patients=patients))
+    path = f"Patient/{res_id}/$everything"
+    kept = [(k, v) for k, v in req.params if k in ("_type", "_since", "_count")]
+    cursor = req.param("_cursor")
+    links = [link("self", page_url(ctx, path, kept + ([("_cursor", cursor)] if cursor else [])))]
+    if more:
+        links.append(link("next", page_url(ctx, path, [*kept, ("_cursor", str(page[-1].rid))])))
+    entries = [_entry(ctx, req, row) for row in page]
+    return FhirResponse(status=200, body=bundle("searchset", entries, link=links))
+
+
+def _records_of_person(ctx: RequestContext, res_id: str, golden: bool) -> set[str]:
+    """The Patient ids that make up the person of ``res_id``: its golden record, the golden
+    records merged into it, and every facility Patient linked to it (``res_id`` alone when
+    it is linked to no one)."""
+    person = resolve(ctx, res_id) if golden else linked_person(ctx, res_id)
+    if person is None:
+        return {res_id}
+    person = resolve(ctx, person)
+    return {res_id, *aliases(ctx, person), *members(ctx, person)}
+
+
+def _check_parameters(req: FhirRequest) -> None:
+    for name, _ in req.params:
+        if name in UNSUPPORTED:
+            raise InvalidSearch(
+                f"$everything: {name} (care dates) is not supported; use _since or _type",
+                expression=(name,),
+            )
+
+
+def _types(ctx: RequestContext, req: FhirRequest) -> set[str]:
+    """The types to return: those asked for (default: the compartment's but AuditEvent),
+    narrowed to what the caller's scopes let it read."""
+    compartment = set(ctx.policy.person_types) | {"Patient"}
+    asked = req.param("_type")
+    if asked:
+        wanted = {name.strip() for name in asked.split(",") if name.strip()}
+        unknown = sorted(wanted - compartment)
+        if unknown:
+            raise InvalidSearch(
+                f"$everything: _type {', '.join(unknown)[:200]} is not in the patient compartment",
+                expression=("_type",),
+            )
+    else:
+        wanted = compartment - {AUDIT_EVENT}
+    principal = ctx.policy.principal
+    if principal is None:
+        return wanted
+    return {name for name in wanted if allows(principal.scopes, name, "r")}
+
+
+def _since(req: FhirRequest) -> int | None:
+    since = req.param("_since")
+    if not since:
+        return None
+    try:
+        return date_range(since)[0]
+    except InvalidDate as exc:
+        raise InvalidSearch(f"_since: {exc}", expression=("_since",)) from None
+
+
+def _cursor(req: FhirRequest) -> int | None:
+    cursor = req.param("_cursor")
+    if cursor is None:
+        return None
+    after = small_int(cursor)
+    if after is None:
+        raise InvalidSearch(
+            f"malformed $everything cursor {cursor[:64]!r}", expression=("_cursor",)
+        )
+    return after
+
+
+def _entry(ctx: RequestContext, req: FhirRequest, row: Any) -> dict[str, Any]:
+    return {
+        "fullUrl": f"{ctx.base_url}/{row.res_type}/{row.res_id}",
+        "resource": embedded(shape(row.content, req)),
+        "search": {"mode": "match"},
+    }
