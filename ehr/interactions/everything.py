@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, select, union
 
 from ehr.audit.pending import AUDIT_EVENT
 from ehr.audit.trail import Access
@@ -60,26 +60,29 @@ def everything(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str
     if stored is None or stored.deleted or stored.content is None:
         raise NotFound(f"Patient/{res_id} is not known")
     records = _records_of_person(ctx, res_id, is_golden(orjson.loads(stored.content)))
-    in_record = or_(
-        _R.c.rid.in_(select(_C.c.rid).where(_C.c.patient_id.in_(sorted(records)))),
-        and_(_R.c.res_type == "Patient", _R.c.res_id.in_(sorted(records))),
-    )
+    members = sorted(records)
+    in_record = union(
+        select(_C.c.rid.label("rid")).where(_C.c.patient_id.in_(members)),
+        select(_R.c.rid.label("rid")).where(_R.c.res_type == "Patient", _R.c.res_id.in_(members)),
+    ).subquery("in_record")
     conditions: list[ColumnElement[bool]] = [
         _R.c.deleted.is_(False),
         _R.c.res_type.in_(sorted(types)),
-        in_record,
         ctx.store.visible(_R, AUDIT_EVENT if AUDIT_EVENT in types else "Patient"),
     ]
     if since is not None:
         conditions.append(_R.c.last_updated >= since)
     if after is not None:
-        conditions.append(_R.c.rid > after)
+        conditions.append(in_record.c.rid > after)
+    # From the person's few rows to the resource table, never the other way round: ordered
+    # by the storage key under a LIMIT, PostgreSQL otherwise walks the whole table's key.
     query = (
         select(
             _R.c.rid, _R.c.res_type, _R.c.res_id, _R.c.content, patients_column().label("patients")
         )
+        .select_from(in_record.join(_R, _R.c.rid == in_record.c.rid))
         .where(*conditions)
-        .order_by(_R.c.rid)
+        .order_by(in_record.c.rid)
         .limit(count + 1)
     )
     rows = ctx.session.execute(query).all()
