@@ -18,10 +18,11 @@ so no handler filters rows itself and ``_include``/``_revinclude``/chains cannot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from sqlalchemy import ColumnElement, FromClause, and_, exists, false, or_, select, true, union
+from sqlalchemy import ColumnElement, FromClause, and_, exists, false, or_, select, true
 
 from ehr.auth.principal import Principal
 from ehr.auth.scopes import allows
@@ -187,23 +188,54 @@ class AccessPolicy:
         )
 
     def _in_compartment_of_own_records(self, table: FromClause) -> ColumnElement[bool]:
-        own = _with_linked_records(self.own_patient_ids())
-        return exists(select(1).where(_C.c.rid == table.c.rid, _C.c.patient_id.in_(own)))
+        own = self.own_patient_ids()
+        return _in_compartment_of_person_of(table, lambda patient: patient.in_(own))
 
     def _in_care_of_facility(self, table: FromClause) -> ColumnElement[bool]:
-        treated = select(_CARE.c.patient_id).where(_CARE.c.facility == self.facility)
-        patients = _with_linked_records(treated)
-        return exists(select(1).where(_C.c.rid == table.c.rid, _C.c.patient_id.in_(patients)))
+        facility = self.facility
+
+        def treated(patient: ColumnElement[str]) -> ColumnElement[bool]:
+            care = _CARE.alias()
+            return exists(
+                select(1).where(care.c.facility == facility, care.c.patient_id == patient)
+            )
+
+        return _in_compartment_of_person_of(table, treated)
 
 
-def _with_linked_records(patient_ids):  # type: ignore[no-untyped-def]
-    """``patient_ids`` widened to their persons: the golden records and every facility
-    Patient linked to the same person (a person's records from every facility)."""
-    persons = select(_LINK.c.person_id).where(
-        or_(_LINK.c.patient_id.in_(patient_ids), _LINK.c.person_id.in_(patient_ids))
+def _in_compartment_of_person_of(
+    table: FromClause, member: Callable[[ColumnElement[str]], ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """Whether a row of ``table`` is in the compartment of a Patient that is one of the
+    ``member`` Patients or belongs to the same person as one: the golden record and every
+    facility Patient linked to it (a person's records from every facility).
+
+    Asked row by row, each a few primary-key and index probes (the row's compartment
+    Patients, their links, the member test), never as the set of every Patient a caller
+    may see: for a facility that treats tens of thousands of people, PostgreSQL computed
+    that set again for every row a search examined (a facility's ``Patient?family=``
+    search ran for minutes on 25,000 treated people; docs/benchmarks.md, session 17), and
+    SQLite built it whole for every statement.
+    """
+    compartment = _C.alias()
+    patient = compartment.c.patient_id
+    as_person = _LINK.alias()  # the row's Patient is a golden person: its linked records
+    as_record = _LINK.alias()  # the row's Patient is a facility record: its person...
+    sibling = _LINK.alias()  # ...and that person's other records
+    of_person = exists(
+        select(1).where(as_person.c.person_id == patient, member(as_person.c.patient_id))
     )
-    return union(
-        patient_ids,
-        persons,
-        select(_LINK.c.patient_id).where(_LINK.c.person_id.in_(persons)),
+    of_siblings = exists(
+        select(1).where(sibling.c.person_id == as_record.c.person_id, member(sibling.c.patient_id))
+    )
+    of_record = exists(
+        select(1).where(
+            as_record.c.patient_id == patient,
+            or_(member(as_record.c.person_id), of_siblings),
+        )
+    )
+    return exists(
+        select(1).where(
+            compartment.c.rid == table.c.rid, or_(member(patient), of_person, of_record)
+        )
     )
