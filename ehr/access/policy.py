@@ -18,11 +18,11 @@ so no handler filters rows itself and ``_include``/``_revinclude``/chains cannot
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from sqlalchemy import ColumnElement, FromClause, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, and_, exists, false, or_, select, true, union
 
 from ehr.auth.principal import Principal
 from ehr.auth.scopes import allows
@@ -126,11 +126,25 @@ class AccessPolicy:
         if self.role == "facility" and owner != self.facility:
             raise Forbidden(f"{res_type}/{res_id} was not written by this facility")
 
-    def visible(self, table: FromClause) -> ColumnElement[bool]:
-        """The rows of ``table`` (the ``resource`` table or an alias) this caller may see."""
+    def visible(
+        self, table: FromClause, types: Collection[str] | None = None
+    ) -> ColumnElement[bool]:
+        """The rows of ``table`` (the ``resource`` table or an alias) this caller may see.
+
+        ``types``: the types those rows can be, where the query knows them. Then the
+        condition says only what applies: none of them person-level, no condition at all;
+        all of them, no "or not person-level" beside the person condition, which lets the
+        database start from a patient's few rows instead of trying every row of the type.
+        """
         if self.principal is None or self.role == "admin":
             return true()
-        not_person = table.c.res_type.not_in(self.person_types)
+        wanted = frozenset(types or ())
+        if wanted and not wanted & self.person_types:
+            return true()
+        if wanted and wanted <= self.person_types:
+            not_person: ColumnElement[bool] = false()
+        else:
+            not_person = table.c.res_type.not_in(self.person_types)
         if self.role == "ministry":
             return not_person
         if self.role == "patient":
@@ -188,8 +202,11 @@ class AccessPolicy:
         )
 
     def _in_compartment_of_own_records(self, table: FromClause) -> ColumnElement[bool]:
-        own = self.own_patient_ids()
-        return _in_compartment_of_person_of(table, lambda patient: patient.in_(own))
+        """A patient's records are few: the set of their rows, found once from their own
+        Patients, drives the query (the row-by-row form of a facility would examine every
+        row of the type asked for)."""
+        own = _with_linked_records(self.own_patient_ids())
+        return table.c.rid.in_(select(_C.c.rid).where(_C.c.patient_id.in_(own)))
 
     def _in_care_of_facility(self, table: FromClause) -> ColumnElement[bool]:
         facility = self.facility
@@ -203,19 +220,36 @@ class AccessPolicy:
         return _in_compartment_of_person_of(table, treated)
 
 
+def _with_linked_records(patient_ids):  # type: ignore[no-untyped-def]
+    """``patient_ids`` widened to their persons: the golden records and every facility
+    Patient linked to the same person (a person's records from every facility)."""
+    # Two index lookups, not one OR of them: PostgreSQL scans the table for an OR and
+    # guesses it thousands of rows, and then walks every row of a search instead of
+    # starting from the patient's few.
+    persons = union(
+        select(_LINK.c.person_id).where(_LINK.c.patient_id.in_(patient_ids)),
+        select(_LINK.c.person_id).where(_LINK.c.person_id.in_(patient_ids)),
+    ).subquery("persons")
+    return union(
+        patient_ids,
+        select(persons.c.person_id),
+        select(_LINK.c.patient_id).where(_LINK.c.person_id.in_(select(persons.c.person_id))),
+    )
+
+
 def _in_compartment_of_person_of(
     table: FromClause, member: Callable[[ColumnElement[str]], ColumnElement[bool]]
 ) -> ColumnElement[bool]:
     """Whether a row of ``table`` is in the compartment of a Patient that is one of the
-    ``member`` Patients or belongs to the same person as one: the golden record and every
-    facility Patient linked to it (a person's records from every facility).
+    ``member`` Patients or belongs to the same person as one (``_with_linked_records``,
+    asked of one row).
 
-    Asked row by row, each a few primary-key and index probes (the row's compartment
-    Patients, their links, the member test), never as the set of every Patient a caller
-    may see: for a facility that treats tens of thousands of people, PostgreSQL computed
-    that set again for every row a search examined (a facility's ``Patient?family=``
-    search ran for minutes on 25,000 treated people; docs/benchmarks.md, session 17), and
-    SQLite built it whole for every statement.
+    For a facility's care relationships, whose set may hold a hospital's hundreds of
+    thousands of patients: each row costs a few primary-key and index probes (its
+    compartment Patients, their links, the member test). As a set, PostgreSQL computed it
+    again for every row a search examined (a facility's ``Patient?family=`` search ran for
+    minutes on 25,000 treated people; docs/benchmarks.md, session 17), and SQLite built it
+    whole for every statement.
     """
     compartment = _C.alias()
     patient = compartment.c.patient_id

@@ -9,6 +9,7 @@ the refusal after the rollback. Search simply never returns what the caller may 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from sqlalchemy import FromClause, select
@@ -111,11 +112,11 @@ class GuardedStore:
             )
         return page
 
-    def visible(self, table: FromClause, res_type: str | None):  # type: ignore[no-untyped-def]
-        """The policy's row condition, for queries built elsewhere (history of
-        ``res_type``, ``None``: of every type)."""
-        self._catch_up_audit((res_type,) if res_type is not None else ())
-        return self.ctx.policy.visible(table)
+    def visible(self, table: FromClause, types: Collection[str] | None):  # type: ignore[no-untyped-def]
+        """The policy's row condition, for queries built elsewhere, of rows of ``types``
+        (``None``: of every type)."""
+        self._catch_up_audit(tuple(types) if types is not None else ())
+        return self.ctx.policy.visible(table, types=types)
 
     def _catch_up_audit(self, types: tuple[str, ...]) -> None:
         """Before reading ``types`` (empty: every type): if AuditEvents may be among them,
@@ -139,7 +140,7 @@ class GuardedStore:
         )
 
     def _require_visible(self, stored: StoredResource, interaction: str) -> None:
-        condition = self.ctx.policy.visible(_R)
+        condition = self.ctx.policy.visible(_R, types=(stored.res_type,))
         if isinstance(condition, True_):
             return  # an unrestricted caller (admin, the exchange) sees every row: no query
         query = select(_R.c.rid).where(_R.c.rid == stored.rid, condition)

@@ -57,7 +57,7 @@ def history(
             raise NotFound(f"{res_type}/{res_id} is not known")
         query = query.where(_V.c.rid == stored.rid)
     else:
-        query = query.where(ctx.store.visible(_R, res_type))
+        query = query.where(ctx.store.visible(_R, (res_type,) if res_type else None))
     since = req.param("_since")
     if since:
         try:

@@ -53,8 +53,10 @@ from ehr.search.query_model import (
 RESOURCE: Table = Resource.__table__  # type: ignore[attr-defined]
 TABLES: dict[str, Table] = {kind: model.__table__ for kind, model in SEARCH_TABLES.items()}  # type: ignore[attr-defined]
 
-Visibility = Callable[[FromClause], ColumnElement[bool]]
-"""An access policy: the condition a ``resource`` row (table or alias) must meet to be seen."""
+Visibility = Callable[..., ColumnElement[bool]]
+"""An access policy: the condition a ``resource`` row (table or alias) must meet to be seen,
+``visible(table, types=...)``; ``types``, where known, the types the rows can be
+(``ehr.access.policy.AccessPolicy.visible``)."""
 
 
 def now_micros() -> int:
@@ -82,7 +84,7 @@ def search_clause(
     for criterion in query.criteria:
         conditions.append(criterion_clause(criterion, resource, now_us=now, visible=visible))
     if visible is not None:
-        conditions.append(visible(resource))
+        conditions.append(visible(resource, types=query.types or None))
     return and_(*conditions)
 
 
@@ -159,7 +161,7 @@ def _chain_rids(criterion: Criterion, now: int, visible: Visibility | None) -> S
         criterion_clause(criterion.chain, target, now_us=now, visible=visible),
     ]
     if visible is not None:
-        conditions.append(visible(target))
+        conditions.append(visible(target, types=criterion.target_types or None))
     return select(ref.c.rid).select_from(joined).where(*conditions)
 
 

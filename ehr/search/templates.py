@@ -74,8 +74,8 @@ class SlottedVisibility:
     key: Hashable
     values: Mapping[str, Any]
 
-    def __call__(self, table: Any) -> Any:
-        return self.plain(table)
+    def __call__(self, table: Any, types: Any = None) -> Any:
+        return self.plain(table, types=types)
 
 
 def slot_value(name: str, value: str | None, values: dict[str, Any]) -> str | None:

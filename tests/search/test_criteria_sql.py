@@ -426,7 +426,7 @@ def test_chained_search(
 def test_chain_applies_the_access_policy_to_the_referenced_resources(
     store: Store, chain: dict[str, int]
 ) -> None:
-    def no_practitioners(resource):  # type: ignore[no-untyped-def]
+    def no_practitioners(resource, types=None):  # type: ignore[no-untyped-def]
         return resource.c.res_type != "Practitioner"
 
     query = ("general-practitioner.name", "an")

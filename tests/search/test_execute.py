@@ -343,7 +343,7 @@ def test_includes_are_capped_and_respect_the_access_policy(
     capped = run(store, "Observation", ("_include", "*"), max_included=2)
     assert len(capped.included) == 2 and capped.included_truncated
 
-    def no_organizations(resource):  # type: ignore[no-untyped-def]
+    def no_organizations(resource, types=None):  # type: ignore[no-untyped-def]
         return resource.c.res_type != "Organization"
 
     page = run(store, "Observation", ("_include", "*"), visible=no_organizations)

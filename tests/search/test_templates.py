@@ -23,7 +23,7 @@ SYSTEMS = ["urn:a", "urn:b"]
 CODES = ["1", "2", "x|y", "%_"]
 
 
-def _direct(resource: FromClause) -> ColumnElement[bool]:
+def _direct(resource: FromClause, types: object = None) -> ColumnElement[bool]:
     """A plain policy: the search is built for the query alone, never from a template."""
     return true()
 
