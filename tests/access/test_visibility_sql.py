@@ -160,3 +160,31 @@ def test_a_patient_sees_the_rows_the_set_based_form_selected(connection, world, 
         assert _visible(connection, policy._in_compartment_of_own_records(_R)) == expected
     finally:
         transaction.rollback()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    world=worlds(),
+    role=st.sampled_from(["facility", "patient", "ministry"]),
+    types=st.sets(
+        st.sampled_from(["Patient", "Observation", "Encounter", "AuditEvent", "Organization"]),
+        min_size=1,
+    ),
+)
+def test_told_the_types_a_query_reads_the_condition_selects_the_same_rows_of_them(
+    connection, world, role, types
+):
+    """``visible(table, types=...)`` leaves out what cannot apply to those types; of rows of
+    those types it must select exactly what the condition for every type selects."""
+    transaction = connection.begin()
+    try:
+        _store(connection, world)
+        principal = Principal(subject="s", role=role, facility="A", cccd="c1")
+        policy = AccessPolicy(principal, PERSON_TYPES, CCCD)
+        of_types = _R.c.res_type.in_(sorted(types))
+        told = _visible(connection, of_types & policy.visible(_R, types=types))
+        assert told == _visible(connection, of_types & policy.visible(_R))
+    finally:
+        transaction.rollback()
