@@ -53,6 +53,17 @@ def encounter(subject: str) -> dict:
     }
 
 
+def heart_rate(subject: str) -> dict:
+    """A minimal valid heart-rate Observation of ``subject`` (a reference string)."""
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": subject},
+        "valueQuantity": {"value": 72, "unit": "/min"},
+    }
+
+
 def count_of(client: Any, resource_type: str) -> int:
     """How many current resources of ``resource_type`` a search finds (as the client sees)."""
     response = client.get(f"/fhir/{resource_type}", params={"_summary": "count"})

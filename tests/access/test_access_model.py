@@ -6,7 +6,7 @@ import base64
 
 import pytest
 from app_fixtures import index_pending_audit
-from fhir_helpers import encounter, outcome_issue, patient
+from fhir_helpers import encounter, heart_rate, outcome_issue, patient
 from sqlalchemy import select
 
 from ehr.db.schema import Resource
@@ -26,16 +26,6 @@ def _audit_events(app) -> list[dict]:  # type: ignore[no-untyped-def]
         return [orjson.loads(row.content) for row in rows]
 
 
-def _observation(subject: str) -> dict:
-    return {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-        "subject": {"reference": subject},
-        "valueQuantity": {"value": 72, "unit": "/min"},
-    }
-
-
 @pytest.fixture
 def world(client, token_for):  # type: ignore[no-untyped-def]
     """Facility A treats patient pa (CCCD 079190000001), facility B treats pb.
@@ -49,7 +39,7 @@ def world(client, token_for):  # type: ignore[no-untyped-def]
         p = client.post("/fhir/Patient", json=body, headers=token).json()
         ref = f"Patient/{p['id']}"
         e = client.post("/fhir/Encounter", json=encounter(ref), headers=token).json()
-        o = client.post("/fhir/Observation", json=_observation(ref), headers=token).json()
+        o = client.post("/fhir/Observation", json=heart_rate(ref), headers=token).json()
         made[f"p{who}"], made[f"e{who}"], made[f"o{who}"] = p["id"], e["id"], o["id"]
         golden = next(link for link in p["link"] if link["type"] == "refer")
         made[f"g{who}"] = golden["other"]["reference"].removeprefix("Patient/")
@@ -148,7 +138,7 @@ def test_a_patient_reads_only_their_own_compartment(client, world, token_for):
     assert client.get(f"/fhir/Patient/{world['pb']}", headers=me).status_code == 403
     assert (
         client.post(
-            "/fhir/Observation", json=_observation(f"Patient/{world['pa']}"), headers=me
+            "/fhir/Observation", json=heart_rate(f"Patient/{world['pa']}"), headers=me
         ).status_code
         == 403
     )
@@ -202,7 +192,7 @@ def test_a_read_audit_event_names_the_resource_and_the_patient_it_concerns(clien
 
 def test_a_write_that_rolls_back_leaves_no_audit_event(client, app, world):
     before = len(_audit_events(app))
-    invalid = {**_observation(f"Patient/{world['pa']}"), "effectiveDateTime": "yesterday"}
+    invalid = {**heart_rate(f"Patient/{world['pa']}"), "effectiveDateTime": "yesterday"}
     bad = client.post("/fhir/Observation", json=invalid, headers=world["a"])
     assert bad.status_code == 422
     assert len(_audit_events(app)) == before
@@ -210,9 +200,7 @@ def test_a_write_that_rolls_back_leaves_no_audit_event(client, app, world):
 
 def test_a_write_is_audited_once_with_its_patient(client, app, world):
     before = len(_audit_events(app))
-    client.post(
-        "/fhir/Observation", json=_observation(f"Patient/{world['pa']}"), headers=world["a"]
-    )
+    client.post("/fhir/Observation", json=heart_rate(f"Patient/{world['pa']}"), headers=world["a"])
     events = _audit_events(app)
     assert len(events) == before + 1
     assert events[-1]["action"] == "C"

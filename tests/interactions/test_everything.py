@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 import pytest
 from app_fixtures import index_pending_audit
-from fhir_helpers import encounter, outcome_issue, patient
+from fhir_helpers import encounter, heart_rate, outcome_issue, patient
 from sqlalchemy import select
 
 from ehr.db.schema import Resource
@@ -26,33 +26,27 @@ def _condition(subject: str) -> dict:
     }
 
 
-def _observation(subject: str) -> dict:
-    return {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-        "subject": {"reference": subject},
-        "valueQuantity": {"value": 72, "unit": "/min"},
-    }
-
-
 @pytest.fixture
 def person(client, token_for):  # type: ignore[no-untyped-def]
     """One person, seen at facility A (an Encounter and an Observation) and at facility B
     (an Encounter and a Condition); facility C never treated them. A third person at A."""
     made: dict = {}
-    for key, facility, extra in (("a", A, _observation), ("b", B, _condition)):
+    for key, facility, clinical in (("a", A, heart_rate), ("b", B, _condition)):
         token = token_for("facility", facility=facility)
+
+        def post(resource: dict, token: dict = token) -> dict:
+            response = client.post(
+                f"/fhir/{resource['resourceType']}", json=resource, headers=token
+            )
+            assert response.status_code == 201, response.text
+            return response.json()
+
         body = patient(identifier=[{"system": CCCD, "value": NUMBER}], birthDate="1990-05-17")
-        p = client.post("/fhir/Patient", json=body, headers=token).json()
+        p = post(body)
         ref = f"Patient/{p['id']}"
         made[f"p{key}"] = p["id"]
-        made[f"e{key}"] = client.post("/fhir/Encounter", json=encounter(ref), headers=token).json()[
-            "id"
-        ]
-        made[f"x{key}"] = client.post(
-            "/fhir/" + extra(ref)["resourceType"], json=extra(ref), headers=token
-        ).json()["id"]
+        made[f"e{key}"] = post(encounter(ref))["id"]
+        made[f"x{key}"] = post(clinical(ref))["id"]
         refer = next(link for link in p["link"] if link["type"] == "refer")
         made["golden"] = refer["other"]["reference"].removeprefix("Patient/")
     other = client.post(
