@@ -35,13 +35,12 @@ from ehr.auth.scopes import allows
 from ehr.context import RequestContext
 from ehr.db.schema import Compartment, Resource
 from ehr.errors import InvalidSearch, NotFound
-from ehr.interactions.bundles import bundle, embedded, link
-from ehr.interactions.history import page_size, page_url
-from ehr.interactions.messages import FhirRequest, FhirResponse, small_int
+from ehr.interactions.bundles import bundle, embedded
+from ehr.interactions.history import page_key, page_links, page_size, since_bound
+from ehr.interactions.messages import FhirRequest, FhirResponse
 from ehr.interactions.shaping import shape
 from ehr.mpi.golden import is_golden
 from ehr.mpi.persons import aliases, linked_person, members, resolve
-from ehr.search.dates import InvalidDate, date_range
 from ehr.storage.repository import patients_column, patients_from
 
 _R = Resource.__table__  # type: ignore[attr-defined]
@@ -54,16 +53,16 @@ def everything(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str
     _check_parameters(req)
     count = page_size(ctx, req)
     types = _types(ctx, req)
-    since = _since(req)
-    after = _cursor(req)
+    since = since_bound(req)
+    after = page_key(req, "$everything")
     stored = ctx.store.current("Patient", res_id, "$everything", audit=False)
     if stored is None or stored.deleted or stored.content is None:
         raise NotFound(f"Patient/{res_id} is not known")
     records = _records_of_person(ctx, res_id, is_golden(orjson.loads(stored.content)))
-    members = sorted(records)
+    ids = sorted(records)
     in_record = union(
-        select(_C.c.rid.label("rid")).where(_C.c.patient_id.in_(members)),
-        select(_R.c.rid.label("rid")).where(_R.c.res_type == "Patient", _R.c.res_id.in_(members)),
+        select(_C.c.rid.label("rid")).where(_C.c.patient_id.in_(ids)),
+        select(_R.c.rid.label("rid")).where(_R.c.res_type == "Patient", _R.c.res_id.in_(ids)),
     ).subquery("in_record")
     conditions: list[ColumnElement[bool]] = [
         _R.c.deleted.is_(False),
@@ -90,11 +89,8 @@ def everything(ctx: RequestContext, req: FhirRequest, res_type: str, res_id: str
     patients = set(records).union(*(patients_from(row.patients) for row in page))
     ctx.audit.note(Access("$everything", "Patient", target=f"Patient/{res_id}", patients=patients))
     path = f"Patient/{res_id}/$everything"
-    kept = [(k, v) for k, v in req.params if k in ("_type", "_since", "_count")]
-    cursor = req.param("_cursor")
-    links = [link("self", page_url(ctx, path, kept + ([("_cursor", cursor)] if cursor else [])))]
-    if more:
-        links.append(link("next", page_url(ctx, path, [*kept, ("_cursor", str(page[-1].rid))])))
+    kept = ("_type", "_since", "_count")
+    links = page_links(ctx, req, path, kept, page[-1].rid if more else None)
     entries = [_entry(ctx, req, row) for row in page]
     return FhirResponse(status=200, body=bundle("searchset", entries, link=links))
 
@@ -138,28 +134,6 @@ def _types(ctx: RequestContext, req: FhirRequest) -> set[str]:
     if principal is None:
         return wanted
     return {name for name in wanted if allows(principal.scopes, name, "r")}
-
-
-def _since(req: FhirRequest) -> int | None:
-    since = req.param("_since")
-    if not since:
-        return None
-    try:
-        return date_range(since)[0]
-    except InvalidDate as exc:
-        raise InvalidSearch(f"_since: {exc}", expression=("_since",)) from None
-
-
-def _cursor(req: FhirRequest) -> int | None:
-    cursor = req.param("_cursor")
-    if cursor is None:
-        return None
-    after = small_int(cursor)
-    if after is None:
-        raise InvalidSearch(
-            f"malformed $everything cursor {cursor[:64]!r}", expression=("_cursor",)
-        )
-    return after
 
 
 def _entry(ctx: RequestContext, req: FhirRequest, row: Any) -> dict[str, Any]:

@@ -58,17 +58,11 @@ def history(
         query = query.where(_V.c.rid == stored.rid)
     else:
         query = query.where(ctx.store.visible(_R, (res_type,) if res_type else None))
-    since = req.param("_since")
-    if since:
-        try:
-            query = query.where(_V.c.last_updated >= date_range(since)[0])
-        except InvalidDate as exc:
-            raise InvalidSearch(f"_since: {exc}") from None
-    cursor = req.param("_cursor")
-    if cursor:
-        before = small_int(cursor)
-        if before is None:
-            raise InvalidSearch(f"malformed history cursor {cursor[:64]!r}")
+    since = since_bound(req)
+    if since is not None:
+        query = query.where(_V.c.last_updated >= since)
+    before = page_key(req, "history")
+    if before is not None:
         query = query.where(_V.c.vid < before)
     rows = ctx.session.execute(query.order_by(_V.c.vid.desc()).limit(count + 1)).all()
     page, more = rows[:count], len(rows) > count
@@ -78,10 +72,7 @@ def history(
 
     entries = [_entry(ctx, row) for row in page]
     path = "/".join(p for p in (res_type, res_id) if p) + ("/_history" if res_type else "_history")
-    kept = [(k, v) for k, v in req.params if k in ("_count", "_since")]
-    links = [link("self", page_url(ctx, path, kept + ([("_cursor", cursor)] if cursor else [])))]
-    if more:
-        links.append(link("next", page_url(ctx, path, [*kept, ("_cursor", str(page[-1].vid))])))
+    links = page_links(ctx, req, path, ("_count", "_since"), page[-1].vid if more else None)
     return FhirResponse(status=200, body=bundle("history", entries, link=links))
 
 
@@ -108,6 +99,41 @@ def page_size(ctx: RequestContext, req: FhirRequest) -> int:
     if count is None:
         raise BadRequest(f"_count must be a non-negative integer, got {raw[:64]!r}")
     return max(1, min(count, ctx.settings.max_page_size))
+
+
+def since_bound(req: FhirRequest) -> int | None:
+    """``_since`` as the first microsecond it admits (``history`` and ``$everything``)."""
+    since = req.param("_since")
+    if not since:
+        return None
+    try:
+        return date_range(since)[0]
+    except InvalidDate as exc:
+        raise InvalidSearch(f"_since: {exc}", expression=("_since",)) from None
+
+
+def page_key(req: FhirRequest, what: str) -> int | None:
+    """The storage key in ``_cursor`` that a page of ``what`` starts from, if any."""
+    cursor = req.param("_cursor")
+    if not cursor:
+        return None
+    key = small_int(cursor)
+    if key is None:
+        raise InvalidSearch(f"malformed {what} cursor {cursor[:64]!r}", expression=("_cursor",))
+    return key
+
+
+def page_links(
+    ctx: RequestContext, req: FhirRequest, path: str, kept: tuple[str, ...], next_key: int | None
+) -> list[dict]:
+    """The ``self`` link of a page (the ``kept`` parameters and its ``_cursor``) and, when
+    more follow, the ``next`` link, which starts after ``next_key``."""
+    params = [(k, v) for k, v in req.params if k in kept]
+    cursor = req.param("_cursor")
+    links = [link("self", page_url(ctx, path, params + ([("_cursor", cursor)] if cursor else [])))]
+    if next_key is not None:
+        links.append(link("next", page_url(ctx, path, [*params, ("_cursor", str(next_key))])))
+    return links
 
 
 def page_url(ctx: RequestContext, path: str, params: list[tuple[str, str]]) -> str:
